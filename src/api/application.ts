@@ -1,0 +1,89 @@
+/** Application: what the vendor ships (cluster-scoped). */
+import { z } from 'zod';
+import {
+  conditions,
+  digestString,
+  imageRepository,
+  secretReference,
+  semverString,
+  withRules,
+  type Resource,
+} from './common.js';
+import type { ResourceDefinition } from './definition.js';
+
+export const applicationRelease = z.object({
+  version: semverString.describe('The release\'s semantic version, e.g. 2.4.1.'),
+  digests: z
+    .record(imageRepository, digestString)
+    .optional()
+    .describe(
+      'Digest of this release per image repository (a key of spec.images). Listed digests are the strong form of a grant: tags can be re-pushed, digests cannot.',
+    ),
+});
+export type ApplicationRelease = z.infer<typeof applicationRelease>;
+
+export const applicationSpec = withRules(
+  z.object({
+    displayName: z.string().max(256).optional().describe('Human-readable name of the application.'),
+    images: z
+      .array(imageRepository)
+      .min(1)
+      .max(64)
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .describe(
+        'Image repositories that make up the application, without tag or digest, e.g. registry.example.com/acme/api. "nginx" means docker.io/library/nginx. Every customer namespace gates these repositories.',
+      ),
+    versions: z
+      .array(applicationRelease)
+      .max(1000)
+      .default([])
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['version'] })
+      .describe('The release catalogue. License version ranges resolve against it.'),
+    tagFormat: withRules(z.string().min(1).max(128).default('{version}'), {
+      rule: "self.contains('{version}')",
+      message: 'must contain the placeholder {version}, e.g. "{version}" or "v{version}"',
+    }).describe('How a version maps to an image tag; "{version}" is replaced by the version, e.g. "v{version}" gives v2.4.1.'),
+    registry: z
+      .object({
+        server: z
+          .string()
+          .min(1)
+          .max(255)
+          .describe('Registry host the pull secret authenticates against, e.g. registry.example.com or localhost:5000.'),
+        credentialsSecret: secretReference.describe('Default pull credentials for this application\'s images.'),
+      })
+      .optional()
+      .describe('Default registry credentials written into customer namespaces as a pull secret; a License may override them.'),
+  }),
+  {
+    rule: "self.versions.all(v, !has(v.digests) || v.digests.all(repo, repo in self.images))",
+    message: 'every key of versions[].digests must be one of spec.images',
+    fieldPath: '.versions',
+  },
+);
+export type ApplicationSpec = z.infer<typeof applicationSpec>;
+
+export const applicationStatus = z.object({
+  observedGeneration: z.number().int().min(0).optional(),
+  latestVersion: z.string().max(128).optional().describe('Highest version of the catalogue.'),
+  conditions: conditions.optional(),
+});
+export type ApplicationStatus = z.infer<typeof applicationStatus>;
+
+export type Application = Resource<'Application', ApplicationSpec, ApplicationStatus>;
+
+export const applicationDefinition: ResourceDefinition = {
+  kind: 'Application',
+  plural: 'applications',
+  singular: 'application',
+  shortNames: ['lgapp'],
+  scope: 'Cluster',
+  description: 'An application the vendor ships: its image repositories, release catalogue and registry credentials.',
+  spec: applicationSpec,
+  status: applicationStatus,
+  printerColumns: [
+    { name: 'Images', type: 'string', jsonPath: '.spec.images' },
+    { name: 'Latest', type: 'string', jsonPath: '.status.latestVersion' },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+};

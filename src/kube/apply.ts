@@ -1,0 +1,39 @@
+/** Server-side apply of arbitrary objects, and loading them from YAML files. */
+import { readFile } from 'node:fs/promises';
+import {
+  KubernetesObjectApi,
+  PatchStrategy,
+  loadAllYaml,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+
+/** The field manager of every write the operator and its tooling make. */
+export const FIELD_MANAGER = 'licensegate';
+
+/** Reads every YAML document of the given files, skipping empty ones. */
+export async function readYamlObjects(files: string[]): Promise<KubernetesObject[]> {
+  const objects: KubernetesObject[] = [];
+  for (const file of files) {
+    const docs = loadAllYaml(await readFile(file, 'utf8')) as (KubernetesObject | null)[];
+    objects.push(...docs.filter((doc): doc is KubernetesObject => doc !== null && typeof doc === 'object'));
+  }
+  return objects;
+}
+
+/** Server-side applies each object in order (owning its fields as `fieldManager`); returns what the server stored (or would, on a dry run). */
+export async function applyObjects(
+  kc: KubeConfig,
+  objects: KubernetesObject[],
+  options: { fieldManager?: string; dryRun?: boolean } = {},
+): Promise<KubernetesObject[]> {
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  const dryRun = options.dryRun ? 'All' : undefined;
+  const applied: KubernetesObject[] = [];
+  for (const object of objects) {
+    applied.push(
+      await client.patch(object, undefined, dryRun, options.fieldManager ?? FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+    );
+  }
+  return applied;
+}
