@@ -48,6 +48,17 @@ export const customerStatus = z.object({
   observedGeneration: z.number().int().min(0).optional(),
   namespaces: z.array(z.string().max(63)).max(64).optional().describe('Namespaces the operator manages for this customer.'),
   activeLicenses: z.number().int().min(0).optional().describe('Number of this customer\'s licenses in phase Active.'),
+  trials: z
+    .array(
+      z.object({
+        application: z.string().max(253),
+        license: z.string().max(253),
+        startedAt: z.string().max(64),
+      }),
+    )
+    .max(1000)
+    .optional()
+    .describe('Trials this customer has started, one per application, ever: a later Trial License of the same application is Invalid.'),
   conditions: conditions.optional(),
 });
 export type CustomerStatus = z.infer<typeof customerStatus>;

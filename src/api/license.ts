@@ -75,13 +75,13 @@ export const licenseSpec = withRules(
     versions: z
       .array(versionConstraint)
       .min(1)
-      .max(100)
+      .max(20)
       .describe(
         'Granted versions: exact versions (2.4.1), semver ranges (">=2.5.0 <3.0.0") or "*" for every version. Ranges resolve against the application\'s catalogue.',
       ),
     revokedVersions: z
       .array(semverString)
-      .max(1000)
+      .max(200)
       .optional()
       .meta({ 'x-kubernetes-list-type': 'set' })
       .describe('Versions withdrawn from this license even though spec.versions matches them (e.g. a release with a security flaw).'),
