@@ -161,8 +161,9 @@ export interface ObjectMeta {
   uid?: string;
   resourceVersion?: string;
   generation?: number;
-  creationTimestamp?: string | Date;
-  deletionTimestamp?: string | Date;
+  /** Timestamps arrive as RFC 3339 strings: the operator reads the API server's JSON as is. */
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   finalizers?: string[];

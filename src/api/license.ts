@@ -152,6 +152,7 @@ export const licenseUsage = z.object({
 export const licenseStatus = z.object({
   observedGeneration: z.number().int().min(0).optional(),
   phase: z.enum(LICENSE_PHASES).optional().describe('Active, Pending (before notBefore), Expired, Suspended or Invalid.'),
+  versions: z.string().max(1024).optional().describe('spec.versions as one line, for kubectl get (which prints lists as escaped JSON).'),
   grantedVersions: z
     .array(z.string().max(128))
     .max(1000)
@@ -185,7 +186,7 @@ export const licenseDefinition: ResourceDefinition = {
   printerColumns: [
     { name: 'Customer', type: 'string', jsonPath: '.spec.customer' },
     { name: 'Application', type: 'string', jsonPath: '.spec.application' },
-    { name: 'Versions', type: 'string', jsonPath: '.spec.versions' },
+    { name: 'Versions', type: 'string', jsonPath: '.status.versions' },
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Expires', type: 'string', jsonPath: '.status.effectiveExpiresAt' },
     { name: 'Granted', type: 'string', jsonPath: '.status.grantedVersions', priority: 1 },

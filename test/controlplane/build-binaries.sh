@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver and kube-controller-manager from Go modules into a
+# Builds etcd, kube-apiserver, kube-controller-manager and kubectl from Go modules into a
 # version-keyed cache outside the repository, and does nothing when they are already there.
 # Usage: build-binaries.sh            (prints the cache directory on success)
 # A cold build takes many minutes on 2 cores; run it in the background and poll.
@@ -31,4 +31,6 @@ stamp="-X k8s.io/component-base/version.gitVersion=v${kube_version} \
 build etcd go.etcd.io/etcd/server/v3 etcd ""
 build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$stamp"
 build kube k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager "$stamp"
+# kubectl of the same version, so tests and `npm start` need no kubectl on the machine.
+build kube k8s.io/kubernetes/cmd/kubectl kubectl "$stamp"
 echo "$out"

@@ -1,0 +1,89 @@
+/**
+ * `npm run cluster:up` / `npm run cluster:down`: a local control plane that outlives the
+ * command, for `npm start` and manual poking. `up` prints `export KUBECONFIG=…` on stdout (all
+ * else goes to stderr), so `eval "$(npm run -s cluster:up)"` works.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { startLocalCluster } from './cluster.js';
+import { commandLineMentions, isAlive, stopPids } from './processes.js';
+import { stateDir } from './repo.js';
+import { KUBECONFIG_FILE, readClusterState, removeClusterState, writeClusterState } from './state.js';
+
+const USAGE = 'usage: tsx src/localcluster/cli.ts up|down';
+
+/** Starts a detached cluster unless the recorded one still runs; returns the kubeconfig path. */
+export async function up(dir: string = stateDir()): Promise<string> {
+  const existing = readClusterState(dir);
+  if (existing) {
+    if (livePids(existing.pids, existing.dir).length > 0) {
+      process.stderr.write(`licensegate: local cluster already running at ${existing.server}\n`);
+      return existing.kubeconfigPath;
+    }
+    // Left over from a crash or reboot: nothing to stop, only files to clear.
+    cleanUp(dir, existing.dir);
+  }
+  process.stderr.write('licensegate: starting local control plane\n');
+  mkdirSync(dir, { recursive: true });
+  const cluster = await startLocalCluster({ detached: true, kubeconfigPath: join(dir, KUBECONFIG_FILE) });
+  writeClusterState(dir, {
+    dir: cluster.dir,
+    kubeconfigPath: cluster.kubeconfigPath,
+    server: cluster.server,
+    pids: cluster.pids,
+    startedAt: new Date().toISOString(),
+  });
+  process.stderr.write(`licensegate: local cluster running at ${cluster.server} (logs in ${cluster.dir})\n`);
+  return cluster.kubeconfigPath;
+}
+
+/** Stops the recorded cluster and removes its files; does nothing when there is none. */
+export async function down(dir: string = stateDir()): Promise<void> {
+  const state = readClusterState(dir);
+  if (!state) {
+    removeClusterState(dir);
+    process.stderr.write('licensegate: no local cluster recorded\n');
+    return;
+  }
+  await stopPids(livePids(state.pids, state.dir));
+  cleanUp(dir, state.dir);
+  process.stderr.write('licensegate: local cluster stopped\n');
+}
+
+/** Recorded pids that still run one of this cluster's processes (not a reused pid). */
+function livePids(pids: readonly number[], clusterDir: string): number[] {
+  return pids.filter((pid) => isAlive(pid) && commandLineMentions(pid, clusterDir));
+}
+
+function cleanUp(stateDirectory: string, clusterDir: string): void {
+  rmSync(clusterDir, { recursive: true, force: true });
+  removeClusterState(stateDirectory);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  switch (argv[0]) {
+    case 'up':
+      process.stdout.write(`export KUBECONFIG=${resolve(await up())}\n`);
+      return 0;
+    case 'down':
+      await down();
+      return 0;
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // Node's default signal handling skips 'exit' listeners; exiting explicitly lets a half-started
+  // cluster clean up after Ctrl-C (its detached processes do not get the terminal's SIGINT).
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(`licensegate: ${(error as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

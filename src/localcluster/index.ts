@@ -1,0 +1,16 @@
+/** The local control plane harness: real etcd, kube-apiserver and kube-controller-manager. */
+export {
+  binaryCacheDir,
+  buildBinaries,
+  GoToolchainMissingError,
+  readControlPlaneVersions,
+  resolveBinaries,
+  type ControlPlaneBinaries,
+  type ControlPlaneVersions,
+  type ResolveBinariesOptions,
+} from './binaries.js';
+export { startLocalCluster, type LocalCluster, type LocalClusterOptions } from './cluster.js';
+export { LOCAL_CONTEXT } from './kubeconfig.js';
+export { isAlive } from './processes.js';
+export { findRepoRoot, stateDir } from './repo.js';
+export { readClusterState, type ClusterState } from './state.js';

@@ -1,0 +1,72 @@
+/** Prometheus metrics of one operator instance (its own registry, so instances can share a process in tests). */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LICENSE_PHASES } from './api/index.js';
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+
+  readonly reconciles = new Counter({
+    name: 'licensegate_reconcile_total',
+    help: 'Reconciles by controller and outcome (success, requeue, error).',
+    labelNames: ['controller', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly reconcileSeconds = new Histogram({
+    name: 'licensegate_reconcile_duration_seconds',
+    help: 'Time one reconcile takes, by controller.',
+    labelNames: ['controller'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly queueDepth = new Gauge({
+    name: 'licensegate_workqueue_depth',
+    help: 'Keys waiting in the work queue.',
+    registers: [this.registry],
+  });
+
+  readonly writes = new Counter({
+    name: 'licensegate_api_writes_total',
+    help: 'Writes to the API server by verb and kind.',
+    labelNames: ['verb', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly licenseExpiry = new Gauge({
+    name: 'licensegate_license_expiry_timestamp_seconds',
+    help: 'Effective expiry of each license (absent for perpetual licenses).',
+    labelNames: ['license', 'customer', 'application'] as const,
+    registers: [this.registry],
+  });
+
+  readonly licensePhase = new Gauge({
+    name: 'licensegate_license_phase',
+    help: '1 for the phase each license is in, 0 for the others.',
+    labelNames: ['license', 'customer', 'application', 'phase'] as const,
+    registers: [this.registry],
+  });
+
+  readonly isLeader = new Gauge({
+    name: 'licensegate_leader',
+    help: '1 while this instance holds the leader lease.',
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'licensegate_' });
+  }
+
+  /** Records a license's phase and expiry, replacing what was recorded for it before. */
+  recordLicense(license: string, customer: string, application: string, phase: string, expiresAt: Date | undefined): void {
+    for (const p of LICENSE_PHASES) this.licensePhase.set({ license, customer, application, phase: p }, p === phase ? 1 : 0);
+    if (expiresAt) this.licenseExpiry.set({ license, customer, application }, expiresAt.getTime() / 1000);
+    else this.licenseExpiry.remove({ license, customer, application });
+  }
+
+  /** Forgets a deleted license. */
+  forgetLicense(license: string, customer: string, application: string): void {
+    for (const p of LICENSE_PHASES) this.licensePhase.remove({ license, customer, application, phase: p });
+    this.licenseExpiry.remove({ license, customer, application });
+  }
+}

@@ -1,0 +1,23 @@
+/** The read side of the operator: informer caches of everything reconciles look at. */
+import type { V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { Application, Customer, License, VersionPolicy } from '../api/index.js';
+
+/** A read-only view of one informer's cache. */
+export interface ObjectCache<T> {
+  list(): T[];
+  get(name: string, namespace?: string): T | undefined;
+}
+
+export interface Caches {
+  applications: ObjectCache<Application>;
+  customers: ObjectCache<Customer>;
+  licenses: ObjectCache<License>;
+  /** Every namespace (the operator must know which exist before creating them). */
+  namespaces: ObjectCache<V1Namespace>;
+  /** VersionPolicies the operator owns (by label). */
+  versionPolicies: ObjectCache<VersionPolicy>;
+  /** Pull Secrets the operator owns (by label). */
+  pullSecrets: ObjectCache<V1Secret>;
+  /** Secrets in the operator's namespace, where credentials Secrets live by convention. */
+  credentialSecrets: ObjectCache<V1Secret>;
+}

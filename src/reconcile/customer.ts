@@ -1,0 +1,203 @@
+/**
+ * Reconciles one Customer: gather from the caches, plan (pure), then write only the
+ * difference — namespaces claimed and released, owned objects applied and pruned, statuses
+ * and Events — and say when the clock next changes something.
+ */
+import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  API_VERSION,
+  GROUP,
+  VERSION,
+  type Customer,
+  type License,
+  type SecretReference,
+  type VersionPolicy,
+} from '../api/index.js';
+import { isNotFound } from '../kube/errors.js';
+import type { KubeWriter } from '../kube/writer.js';
+import { CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../render/labels.js';
+import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
+import type { CredentialsSecret } from '../render/pullsecret.js';
+import type { Caches } from './caches.js';
+import { containsEntries, sameJson } from './equality.js';
+
+/** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
+export const CUSTOMER_FINALIZER = 'licensegate.dev/cleanup';
+
+/** The longest a reconcile waits for the clock; periodic resync covers the rest. */
+const MAX_REQUEUE_MS = 24 * 3_600_000;
+/** Requeue a little after a transition so that `now` is past it when the reconcile runs. */
+const TRANSITION_SLACK_MS = 50;
+
+export interface CustomerReconcilerDeps {
+  kc: KubeConfig;
+  caches: Caches;
+  writer: KubeWriter;
+  log: Logger;
+  /** The operator's namespace: credentials Secrets there are read from the cache. */
+  operatorNamespace: string;
+  clock: () => Date;
+  /** Told of every plan, for metrics and the enforcement sweep. */
+  onPlanned?: (customer: string, plan: CustomerPlan, licenses: License[]) => void;
+}
+
+export class CustomerReconciler {
+  private readonly core: CoreV1Api;
+
+  constructor(private readonly deps: CustomerReconcilerDeps) {
+    this.core = deps.kc.makeApiClient(CoreV1Api);
+  }
+
+  /** Brings the customer's namespaces and statuses in line; returns when to look again. */
+  async reconcile(name: string): Promise<{ requeueAfterMs?: number }> {
+    const { caches, writer, clock } = this.deps;
+    const now = clock();
+    const customer = caches.customers.get(name);
+    const licenses = caches.licenses.list().filter((l) => l.spec?.customer === name);
+    const applications = caches.applications.list();
+    const plan = planCustomer({
+      now,
+      customerName: name,
+      customer,
+      applications,
+      licenses,
+      credentials: await this.gatherCredentials(licenses, applications.map((a) => a.spec.registry?.credentialsSecret)),
+      namespaceOwners: this.namespaceOwners(),
+    });
+    this.deps.onPlanned?.(name, plan, licenses);
+
+    const deleting = customer?.metadata.deletionTimestamp !== undefined && customer?.metadata.deletionTimestamp !== null;
+    if (customer && !deleting && !customer.metadata.finalizers?.includes(CUSTOMER_FINALIZER)) {
+      await writer.apply({ apiVersion: API_VERSION, kind: 'Customer', metadata: { name, finalizers: [CUSTOMER_FINALIZER] } });
+    }
+    await this.syncNamespaces(name, plan.namespaces);
+    await this.syncOwnedObjects(name, plan.objects);
+    await this.writeStatuses(name, customer, licenses, plan);
+    for (const event of plan.events) {
+      const subject = event.kind === 'License' ? licenses.find((l) => l.metadata.name === event.name) : customer;
+      await writer.event(
+        { apiVersion: API_VERSION, kind: event.kind, name: event.name, uid: subject?.metadata.uid },
+        event.type,
+        event.reason,
+        event.message,
+        now,
+      );
+    }
+    if (customer && deleting && customer.metadata.finalizers?.includes(CUSTOMER_FINALIZER)) {
+      // Everything is cleaned up: let the deletion finish. The merge patch drops only our finalizer.
+      await writer.mergePatch({
+        apiVersion: API_VERSION,
+        kind: 'Customer',
+        metadata: { name, resourceVersion: customer.metadata.resourceVersion, finalizers: customer.metadata.finalizers.filter((f) => f !== CUSTOMER_FINALIZER) },
+      } as KubernetesObject);
+    }
+    if (!plan.nextTransitionAt) return {};
+    const wait = plan.nextTransitionAt.getTime() - now.getTime() + TRANSITION_SLACK_MS;
+    return { requeueAfterMs: Math.min(Math.max(wait, 0), MAX_REQUEUE_MS) };
+  }
+
+  private namespaceOwners(): Map<string, string> {
+    const owners = new Map<string, string>();
+    for (const ns of this.deps.caches.namespaces.list()) {
+      const owner = ns.metadata?.labels?.[CUSTOMER_LABEL];
+      if (owner) owners.set(ns.metadata!.name!, owner);
+    }
+    return owners;
+  }
+
+  private async gatherCredentials(licenses: License[], appRefs: (SecretReference | undefined)[]): Promise<Map<string, CredentialsSecret>> {
+    const refs = [...licenses.map((l) => l.spec.registryCredentialsSecret), ...appRefs].filter((r): r is SecretReference => r !== undefined);
+    const found = new Map<string, CredentialsSecret>();
+    for (const ref of refs) {
+      const key = `${ref.namespace}/${ref.name}`;
+      if (found.has(key)) continue;
+      const secret = ref.namespace === this.deps.operatorNamespace
+        ? this.deps.caches.credentialSecrets.get(ref.name, ref.namespace)
+        : await this.readSecret(ref);
+      if (secret) found.set(key, { type: secret.type, data: secret.data });
+    }
+    return found;
+  }
+
+  private async readSecret(ref: SecretReference): Promise<V1Secret | undefined> {
+    try {
+      return await this.core.readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Claims the wanted namespaces (creating missing ones) and releases the ones this customer
+   * no longer lists. Namespaces are never deleted: they may hold the customer's data.
+   */
+  private async syncNamespaces(customer: string, wanted: string[]): Promise<void> {
+    const { caches, writer } = this.deps;
+    for (const name of wanted) {
+      const existing = caches.namespaces.get(name);
+      if (existing?.metadata?.labels?.[CUSTOMER_LABEL] === customer) continue;
+      if (existing) {
+        await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [CUSTOMER_LABEL]: customer } } });
+      } else {
+        await writer.apply({
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name, labels: { [CUSTOMER_LABEL]: customer }, annotations: { [CREATED_BY_OPERATOR_ANNOTATION]: 'true' } },
+        });
+      }
+      this.deps.log.info({ customer, namespace: name }, 'namespace claimed');
+    }
+    for (const ns of caches.namespaces.list()) {
+      const name = ns.metadata!.name!;
+      if (ns.metadata?.labels?.[CUSTOMER_LABEL] !== customer || wanted.includes(name)) continue;
+      if (ns.metadata?.deletionTimestamp) continue;
+      await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [CUSTOMER_LABEL]: null } } } as unknown as KubernetesObject);
+      this.deps.log.info({ customer, namespace: name }, 'namespace released');
+    }
+  }
+
+  /** Applies desired objects that differ from the cache and deletes owned ones not desired. */
+  private async syncOwnedObjects(customer: string, desired: OwnedObject[]): Promise<void> {
+    const { caches, writer } = this.deps;
+    const key = (o: KubernetesObject) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}`;
+    const wanted = new Set(desired.map((o) => key(o as KubernetesObject)));
+    for (const object of desired) {
+      const live = object.kind === 'VersionPolicy'
+        ? caches.versionPolicies.get(object.metadata!.name!, object.metadata!.namespace)
+        : caches.pullSecrets.get(object.metadata!.name!, object.metadata!.namespace);
+      if (live && upToDate(live as OwnedObject, object)) continue;
+      // A namespace being deleted takes no new objects; the next reconcile sees it gone.
+      if (caches.namespaces.get(object.metadata!.namespace!)?.metadata?.deletionTimestamp) continue;
+      await writer.apply(object as KubernetesObject);
+    }
+    const owned: KubernetesObject[] = [
+      ...caches.versionPolicies.list().map((o) => ({ ...o, kind: 'VersionPolicy', apiVersion: API_VERSION }) as KubernetesObject),
+      ...caches.pullSecrets.list().map((o) => ({ ...o, kind: 'Secret', apiVersion: 'v1' }) as KubernetesObject),
+    ];
+    for (const object of owned) {
+      if (object.metadata?.labels?.[CUSTOMER_LABEL] !== customer || wanted.has(key(object))) continue;
+      await writer.delete({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace: object.metadata.namespace } });
+    }
+  }
+
+  private async writeStatuses(name: string, customer: Customer | undefined, licenses: License[], plan: CustomerPlan): Promise<void> {
+    const { writer } = this.deps;
+    for (const license of licenses) {
+      const status = plan.licenseStatuses.get(license.metadata.name);
+      if (!status || sameJson(status, license.status)) continue;
+      await writer.applyClusterStatus({ group: GROUP, version: VERSION, plural: 'licenses', kind: 'License', name: license.metadata.name, status });
+    }
+    if (customer && plan.customerStatus && !sameJson(plan.customerStatus, customer.status)) {
+      await writer.applyClusterStatus({ group: GROUP, version: VERSION, plural: 'customers', kind: 'Customer', name, status: plan.customerStatus });
+    }
+  }
+}
+
+function upToDate(live: OwnedObject, desired: OwnedObject): boolean {
+  if (!containsEntries(live.metadata?.labels, desired.metadata?.labels)) return false;
+  if (desired.kind === 'VersionPolicy') return sameJson((live as VersionPolicy).spec, (desired as VersionPolicy).spec);
+  const secret = desired as V1Secret;
+  return (live as V1Secret).type === secret.type && sameJson((live as V1Secret).data, secret.data);
+}

@@ -1,0 +1,19 @@
+/** Labels and annotations on everything licensegate writes. */
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'licensegate';
+export const CUSTOMER_LABEL = 'licensegate.dev/customer';
+export const APPLICATION_LABEL = 'licensegate.dev/application';
+/** Set on namespaces the operator created (rather than found), for the record. */
+export const CREATED_BY_OPERATOR_ANNOTATION = 'licensegate.dev/created-by-operator';
+/** Label selector of every object the operator owns. */
+export const OWNED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+
+/** Labels of an object the operator owns on behalf of a customer. */
+export function ownedLabels(customer: string, application?: string): Record<string, string> {
+  return {
+    [MANAGED_BY_LABEL]: MANAGED_BY,
+    [CUSTOMER_LABEL]: customer,
+    ...(application ? { [APPLICATION_LABEL]: application } : {}),
+  };
+}
