@@ -86,9 +86,13 @@ export class FaultProxy {
     const pair = { client, upstream };
     this.pairs.add(pair);
     client.on('error', () => this.destroy(pair));
-    upstream.on('error', () => this.destroy(pair));
     client.on('close', () => this.destroy(pair));
-    upstream.on('close', () => this.destroy(pair));
+    // In a black hole the server's side ending (e.g. its watch timeout) must not reach the client either.
+    const upstreamGone = () => {
+      if (this.mode !== 'blackhole') this.destroy(pair);
+    };
+    upstream.on('error', upstreamGone);
+    upstream.on('close', upstreamGone);
     if (this.mode === 'blackhole') {
       client.resume();
       upstream.resume();

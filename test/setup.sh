@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Everything the test suite needs beyond node_modules, installed only when missing (so a
+# second run costs a second): Debian's registry and skopeo for the pull-secret tests, and
+# the control-plane binaries (built from Go modules into a cache outside the repo).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+missing=()
+command -v registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test setup: please install ${missing[*]} (Debian packages), e.g. sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "test setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >&2
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+
+if [ -z "${KUBEBUILDER_ASSETS:-}" ] && [ "${LICENSEGATE_TEST_USE_KUBECONFIG:-}" != "1" ]; then
+  bash test/controlplane/build-binaries.sh >/dev/null
+fi
