@@ -468,6 +468,27 @@ describe('planCustomer: add-ons', () => {
   });
 });
 
+describe('planCustomer: a trial add-on', () => {
+  it('starts its trial clock when its base license becomes active, not before', () => {
+    const w = world({
+      licenses: [
+        lic('base', { notBefore: iso(after(2 * DAY)) }),
+        lic('addon-trial', { application: 'gateway', type: 'Trial', trialDays: 7, requires: ['base'] }),
+      ],
+    });
+    const [waiting, started] = planOver(w, [NOW, after(2 * DAY)]);
+    expect(waiting!.licenseStatuses.get('addon-trial')).toMatchObject({ phase: 'Pending' });
+    expect(waiting!.licenseStatuses.get('addon-trial')?.trialStartedAt).toBeUndefined();
+    expect(waiting!.customerStatus?.trials).toEqual([]);
+    expect(started!.licenseStatuses.get('addon-trial')).toMatchObject({
+      phase: 'Active',
+      trialStartedAt: iso(after(2 * DAY)),
+      effectiveExpiresAt: iso(after(9 * DAY)),
+    });
+    expect(started!.customerStatus?.trials).toEqual([{ application: 'gateway', license: 'addon-trial', startedAt: iso(after(2 * DAY)) }]);
+  });
+});
+
 describe('planCustomer: events', () => {
   it('records Activated on the first evaluation of an active license', () => {
     const plan = planCustomer(world({ licenses: [lic('globex-analytics')] }));
