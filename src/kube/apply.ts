@@ -24,7 +24,7 @@ export async function readYamlObjects(files: string[]): Promise<KubernetesObject
 /** Server-side applies each object in order (owning its fields as `fieldManager`); returns what the server stored (or would, on a dry run). */
 export async function applyObjects(
   kc: KubeConfig,
-  objects: KubernetesObject[],
+  objects: readonly (KubernetesObject | { apiVersion: string; kind: string; [field: string]: unknown })[],
   options: { fieldManager?: string; dryRun?: boolean } = {},
 ): Promise<KubernetesObject[]> {
   const client = KubernetesObjectApi.makeApiClient(kc);
@@ -32,7 +32,7 @@ export async function applyObjects(
   const applied: KubernetesObject[] = [];
   for (const object of objects) {
     applied.push(
-      await client.patch(object, undefined, dryRun, options.fieldManager ?? FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+      await client.patch(object as KubernetesObject, undefined, dryRun, options.fieldManager ?? FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
     );
   }
   return applied;

@@ -227,7 +227,8 @@ export class Informer<T extends ObjectLike> {
   /** Starts listing and watching in the background; idempotent. */
   start(): void {
     if (this.running || this.stopped) return;
-    this.running = this.run();
+    // run() handles its own failures; this only keeps a bug from becoming an unhandled rejection.
+    this.running = this.run().catch((error: unknown) => this.log.error({ err: error }, 'informer stopped by an unexpected error'));
     if (this.options.resyncMs && this.options.resyncMs > 0) {
       this.resyncTimer = setInterval(() => this.resync(), this.options.resyncMs);
     }

@@ -129,7 +129,8 @@ export class LeaderElector {
   /** Starts campaigning in the background. After losing leadership it campaigns again until stopped. */
   start(): void {
     if (this.running || this.stopping.signal.aborted) return;
-    this.running = this.run();
+    // run() handles its own failures; this only keeps a bug from becoming an unhandled rejection.
+    this.running = this.run().catch((error: unknown) => this.log.error({ err: error }, 'leader election stopped by an unexpected error'));
   }
 
   /**

@@ -105,15 +105,17 @@ export function evaluateLicense(license: License, ctx: LicenseContext): LicenseE
     ? trialStartedAt.getTime() + (spec.trialDays ?? DEFAULT_TRIAL_DAYS) * DAY_MS
     : undefined;
   const effectiveExpiry = minDefined(expiresAt, trialEndsAt);
+  // A 14-day trial is "expiring within 30 days" from its first day; warning about that is noise.
+  const thresholdApplies = (days: number) => spec.type !== 'Trial' || days < (spec.trialDays ?? DEFAULT_TRIAL_DAYS);
   const enforceAt = effectiveExpiry === undefined ? undefined : effectiveExpiry + graceMs;
 
   const verdict = decidePhase(spec.suspended, now, notBefore, effectiveExpiry, trialEndsAt, enforceAt, ctx.requiredPhases);
   const active = verdict.phase === 'Active';
   const expiringWithinDays = active && effectiveExpiry !== undefined
-    ? [...EXPIRING_SOON_DAYS].reverse().find((days) => effectiveExpiry - now <= days * DAY_MS)
+    ? [...EXPIRING_SOON_DAYS].reverse().find((days) => effectiveExpiry - now <= days * DAY_MS && thresholdApplies(days))
     : undefined;
 
-  const transitions = [notBefore, effectiveExpiry, enforceAt, ...EXPIRING_SOON_DAYS.map((d) => effectiveExpiry === undefined ? undefined : effectiveExpiry - d * DAY_MS)];
+  const transitions = [notBefore, effectiveExpiry, enforceAt, ...EXPIRING_SOON_DAYS.filter(thresholdApplies).map((d) => effectiveExpiry === undefined ? undefined : effectiveExpiry - d * DAY_MS)];
   const next = transitions.filter((t): t is number => t !== undefined && t > now).sort((a, b) => a - b)[0];
 
   return {

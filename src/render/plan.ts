@@ -98,7 +98,19 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     return { ...base, namespaces: [], objects: [], customerStatus: undefined };
   }
 
-  const spec = customerSpec.parse(customer.spec);
+  const parsedSpec = customerSpec.safeParse(customer.spec);
+  if (!parsedSpec.success) {
+    // The CRD schema normally stops this; a Customer stored under an older schema can still get here.
+    const issue = parsedSpec.error.issues[0]!;
+    const invalid: DesiredCondition = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: `spec.${issue.path.join('.')}: ${issue.message}` };
+    return {
+      ...base,
+      namespaces: [],
+      objects: [],
+      customerStatus: { ...customer.status, conditions: mergeConditions(customer.status?.conditions, [invalid], now, customer.metadata.generation) },
+    };
+  }
+  const spec = parsedSpec.data;
   const wanted = spec.namespaces ?? [customer.metadata.name];
   const conflicts = wanted.filter((ns) => {
     const owner = world.namespaceOwners.get(ns);
@@ -211,13 +223,14 @@ function trialRecords(customer: Customer, licenses: License[], evaluations: Map<
 /** For each application with a license keeping its pull secret, the license whose credentials to use (oldest first). */
 function pullSecretLicenses(licenses: License[], evaluations: Map<string, LicenseEvaluation>): Map<string, License> {
   const chosen = new Map<string, License>();
+  // An Active license beats one in its grace period; then one with its own credentials beats
+  // one relying on the application's; then the oldest wins.
+  const rank = (l: License) =>
+    (evaluations.get(l.metadata.name)!.phase === 'Active' ? 0 : 2) + (l.spec.registryCredentialsSecret ? 0 : 1);
   for (const license of licenses) {
     if (!evaluations.get(license.metadata.name)!.keepsPullSecret) continue;
     const current = chosen.get(license.spec.application);
-    // A license with its own credentials wins over one relying on the application's.
-    if (!current || (!current.spec.registryCredentialsSecret && license.spec.registryCredentialsSecret)) {
-      chosen.set(license.spec.application, license);
-    }
+    if (!current || rank(license) < rank(current)) chosen.set(license.spec.application, license);
   }
   return chosen;
 }
@@ -238,7 +251,7 @@ function licenseStatus(license: License, e: LicenseEvaluation, now: Date): Licen
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     phase: e.phase,
-    versions: license.spec.versions.join(', '),
+    versions: (license.spec.versions ?? []).join(', '),
     grantedVersions: e.grantedVersions,
     ...(e.effectiveExpiresAt ? { effectiveExpiresAt: rfc3339(e.effectiveExpiresAt) } : {}),
     ...(e.trialStartedAt ? { trialStartedAt: rfc3339(e.trialStartedAt) } : {}),

@@ -1,6 +1,7 @@
-import type { V1MicroTime } from '@kubernetes/client-node';
+import { KubeConfig, type V1MicroTime } from '@kubernetes/client-node';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { isExpired } from '../../../src/kube/leader.js';
+import { isExpired, LeaderElector } from '../../../src/kube/leader.js';
 import { toMicroTime } from '../../../src/kube/microtime.js';
 
 describe('isExpired', () => {
@@ -22,5 +23,27 @@ describe('isExpired', () => {
     expect(isExpired(undefined, renewed)).toBe(true);
     expect(isExpired({ leaseDurationSeconds: 15 }, renewed)).toBe(true);
     expect(isExpired({ renewTime: toMicroTime(new Date(renewed)) }, renewed)).toBe(true);
+  });
+});
+
+describe('LeaderElector options', () => {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: false }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  const base = { namespace: 'ns', name: 'lease', identity: 'me', log: pino({ level: 'silent' }), onStartedLeading: () => undefined };
+
+  it('accepts client-go-like orderings and defaults', () => {
+    expect(() => new LeaderElector(kc, base)).not.toThrow();
+    expect(() => new LeaderElector(kc, { ...base, leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 })).not.toThrow();
+  });
+
+  it('refuses durations that would let two leaders overlap, and an empty identity', () => {
+    expect(() => new LeaderElector(kc, { ...base, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(/leaseDurationMs/);
+    expect(() => new LeaderElector(kc, { ...base, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).toThrow(/renewDeadlineMs/);
+    expect(() => new LeaderElector(kc, { ...base, identity: '' })).toThrow(/identity/);
   });
 });

@@ -401,8 +401,9 @@ describe('planCustomer: trials', () => {
     const plans = planOver(world({ licenses: [trial('t', { trialDays: 3 })] }), [NOW, after(3 * DAY - 1), after(3 * DAY), after(4 * DAY)]);
     expect(plans.map((p) => phase(p, 't'))).toEqual(['Active', 'Active', 'Expired', 'Expired']);
     expect(condition(plans[2]!, 't', 'Active')?.reason).toBe(Reason.TrialEnded);
+    // Only thresholds shorter than the trial warn: a 3-day trial is not "expiring within 7 days" on day one.
     expect(plans.map((p) => eventReasons(p, 't'))).toEqual([
-      [EventReason.Activated, EventReason.ExpiringSoon],
+      [EventReason.Activated],
       [EventReason.ExpiringSoon],
       [EventReason.Expired],
       [],
