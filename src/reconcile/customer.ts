@@ -9,11 +9,13 @@ import {
   API_VERSION,
   GROUP,
   VERSION,
+  type AdmissionMode,
   type Customer,
   type License,
   type SecretReference,
   type VersionPolicy,
 } from '../api/index.js';
+import { ADMISSION_LABEL } from '../enforcement/policy.js';
 import { isNotFound } from '../kube/errors.js';
 import type { KubeWriter } from '../kube/writer.js';
 import { CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../render/labels.js';
@@ -71,7 +73,7 @@ export class CustomerReconciler {
     if (customer && !deleting && !customer.metadata.finalizers?.includes(CUSTOMER_FINALIZER)) {
       await writer.apply({ apiVersion: API_VERSION, kind: 'Customer', metadata: { name, finalizers: [CUSTOMER_FINALIZER] } });
     }
-    await this.syncNamespaces(name, plan.namespaces);
+    await this.syncNamespaces(name, plan.namespaces, plan.admission);
     await this.syncOwnedObjects(name, plan.objects);
     await this.writeStatuses(name, customer, licenses, plan);
     for (const event of plan.events) {
@@ -133,18 +135,19 @@ export class CustomerReconciler {
    * Claims the wanted namespaces (creating missing ones) and releases the ones this customer
    * no longer lists. Namespaces are never deleted: they may hold the customer's data.
    */
-  private async syncNamespaces(customer: string, wanted: string[]): Promise<void> {
+  private async syncNamespaces(customer: string, wanted: string[], admission: AdmissionMode): Promise<void> {
     const { caches, writer } = this.deps;
+    const labels = { [CUSTOMER_LABEL]: customer, [ADMISSION_LABEL]: admission };
     for (const name of wanted) {
       const existing = caches.namespaces.get(name);
-      if (existing?.metadata?.labels?.[CUSTOMER_LABEL] === customer) continue;
+      if (containsEntries(existing?.metadata?.labels, labels)) continue;
       if (existing) {
-        await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [CUSTOMER_LABEL]: customer } } });
+        await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
       } else {
         await writer.apply({
           apiVersion: 'v1',
           kind: 'Namespace',
-          metadata: { name, labels: { [CUSTOMER_LABEL]: customer }, annotations: { [CREATED_BY_OPERATOR_ANNOTATION]: 'true' } },
+          metadata: { name, labels, annotations: { [CREATED_BY_OPERATOR_ANNOTATION]: 'true' } },
         });
       }
       this.deps.log.info({ customer, namespace: name }, 'namespace claimed');
@@ -153,7 +156,8 @@ export class CustomerReconciler {
       const name = ns.metadata!.name!;
       if (ns.metadata?.labels?.[CUSTOMER_LABEL] !== customer || wanted.includes(name)) continue;
       if (ns.metadata?.deletionTimestamp) continue;
-      await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [CUSTOMER_LABEL]: null } } } as unknown as KubernetesObject);
+      const release = { [CUSTOMER_LABEL]: null, [ADMISSION_LABEL]: null };
+      await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: release } } as unknown as KubernetesObject);
       this.deps.log.info({ customer, namespace: name }, 'namespace released');
     }
   }

@@ -13,6 +13,7 @@ import type {
   LicenseStatus,
   SecretReference,
   VersionPolicy,
+  AdmissionMode,
 } from '../api/index.js';
 import { customerSpec } from '../api/index.js';
 import { evaluateLicense, type LicenseEvaluation } from '../licensing/evaluate.js';
@@ -52,6 +53,8 @@ export type OwnedObject = VersionPolicy | V1Secret;
 export interface CustomerPlan {
   /** Namespaces to create (if missing) and label for this customer. */
   namespaces: string[];
+  /** The customer's admission mode, labelled on its namespaces to select the admission binding. */
+  admission: AdmissionMode;
   /** Desired owned objects across those namespaces; every other owned object of the customer goes. */
   objects: OwnedObject[];
   licenseStatuses: Map<string, LicenseStatus>;
@@ -95,7 +98,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
 
   const base = { licenseStatuses, events, evaluations, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
   if (!customer || customer.metadata.deletionTimestamp) {
-    return { ...base, namespaces: [], objects: [], customerStatus: undefined };
+    return { ...base, namespaces: [], admission: 'Deny', objects: [], customerStatus: undefined };
   }
 
   const parsedSpec = customerSpec.safeParse(customer.spec);
@@ -106,6 +109,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     return {
       ...base,
       namespaces: [],
+      admission: 'Deny',
       objects: [],
       customerStatus: { ...customer.status, conditions: mergeConditions(customer.status?.conditions, [invalid], now, customer.metadata.generation) },
     };
@@ -156,7 +160,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     trials: trialRecords(customer, licenses, evaluations),
     conditions: mergeConditions(customer.status?.conditions, [ready], now, customer.metadata.generation),
   };
-  return { ...base, namespaces, objects, customerStatus };
+  return { ...base, namespaces, admission: spec.enforcement.admission, objects, customerStatus };
 }
 
 const refKey = (ref: SecretReference) => `${ref.namespace}/${ref.name}`;
