@@ -377,6 +377,7 @@ async function main(): Promise<void> {
   const patchRtts: number[] = [];
   let paused = 0;
   const se0 = await snapshot(kc, pids, operator);
+  const events0 = { policies: watch.policyEventCount, licenses: watch.licenseEventCount };
   say(`editing ${toEdit.length} licenses (${options.editConcurrency} at a time), keeping clear of periodic resyncs`);
   await forEachBounded(toEdit, options.editConcurrency, async (license) => {
     if (await clock.keepClear()) paused++;
@@ -400,6 +401,7 @@ async function main(): Promise<void> {
   const editLoad = phaseLoad('edits', se0, se1);
   const editWrites = sum(se1.operator!, WRITES) - sum(se0.operator!, WRITES);
   const editWriteKinds = formatBy(diffBy(writeGroups(se0.operator!), writeGroups(se1.operator!)));
+  const editEvents = { policies: watch.policyEventCount - events0.policies, licenses: watch.licenseEventCount - events0.licenses };
   const edit = summarize(latencies);
   const rtt = summarize(patchRtts);
   say(`edits done; operator idle ${ms(editsIdle.at - se0.at)} after the first; ${editWrites} writes`);
@@ -453,6 +455,10 @@ async function main(): Promise<void> {
   console.log(`n=${edit.n}  p50 ${ms(edit.p50)}  p90 ${ms(edit.p90)}  p99 ${ms(edit.p99)}  max ${ms(edit.max)}  mean ${ms(edit.mean)}`);
   console.log(`patch round trip alone: p50 ${ms(rtt.p50)}  p99 ${ms(rtt.p99)}; edits paused around a resync: ${paused}`);
   console.log(`writes during edits: ${editWrites} (${(editWrites / Math.max(1, edit.n)).toFixed(2)}/edit; minimum 2 = VersionPolicy + License status): ${editWriteKinds}`);
+  console.log(
+    `watch events seen during edits: VersionPolicy ${editEvents.policies}, License ${editEvents.licenses} (minimum ${edit.n} and ${2 * edit.n}: ` +
+      'a write that changes nothing makes no event, so writes beyond the events were redundant)',
+  );
   console.log(`final VersionPolicies match the model: ${n - mismatched.length}/${n}`);
 
   line('API server load by phase');

@@ -17,6 +17,10 @@ export const configSchema = z.object({
   LICENSEGATE_LEASE_DURATION_SECONDS: z.coerce.number().min(1).default(15),
   /** Re-reconcile everything this often, in seconds, to catch what no event reported. */
   LICENSEGATE_RESYNC_SECONDS: z.coerce.number().int().min(10).default(600),
+  /** Record what the enforcement sweep would do (as Events) without doing it. */
+  LICENSEGATE_ENFORCEMENT_DRY_RUN: boolean.default(false),
+  /** Install the admission policy at start-up, exempting the operator's own identity. */
+  LICENSEGATE_INSTALL_ADMISSION_POLICY: boolean.default(false),
   LICENSEGATE_WORKERS: z.coerce.number().int().min(1).max(64).default(4),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -3,16 +3,20 @@
  * leader's workers reconcile them. Standbys keep warm caches and take over when the lease
  * frees up.
  */
-import type { KubeConfig, KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
+import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, VERSION, type Application, type Customer, type License, type VersionPolicy } from './api/index.js';
 import type { OperatorConfig } from './config.js';
+import { renderAdmissionObjects } from './enforcement/policy.js';
+import { applyObjects } from './kube/apply.js';
 import { Informer, type ObjectLike } from './kube/informer.js';
 import { LeaderElector } from './kube/leader.js';
 import { KubeWriter } from './kube/writer.js';
 import { OperatorMetrics } from './metrics.js';
 import { ApplicationReconciler } from './reconcile/application.js';
-import type { Caches } from './reconcile/caches.js';
+import type { Caches, ObjectCache } from './reconcile/caches.js';
+import type { Workload } from './enforcement/sweep.js';
+import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CustomerReconciler } from './reconcile/customer.js';
 import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './render/labels.js';
@@ -63,7 +67,21 @@ export class Operator {
     const versionPolicies = informer<VersionPolicy>(crd('versionpolicies'), OWNED_SELECTOR);
     const pullSecrets = informer<V1Secret>('/api/v1/secrets', OWNED_SELECTOR);
     const credentialSecrets = informer<V1Secret>(`/api/v1/namespaces/${config.LICENSEGATE_NAMESPACE}/secrets`);
-    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, credentialSecrets };
+    const workloads = WORKLOAD_RESOURCES.map((w) => {
+      const i = informer<Workload>(w.group === '' ? `/api/v1/${w.resource}` : `/apis/${w.group}/v1/${w.resource}`);
+      // Lists don't carry kind/apiVersion per item; the sweep needs them to patch.
+      const apiVersion = w.group === '' ? 'v1' : `${w.group}/v1`;
+      const typed: ObjectCache<Workload> = {
+        list: () => i.list().map((o) => ({ ...o, apiVersion, kind: w.kind })),
+        get: (name, ns) => {
+          const o = i.get(name, ns);
+          return o && { ...o, apiVersion, kind: w.kind };
+        },
+      };
+      i.on('change', (o) => this.enqueueCustomer(namespaces.get(o.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
+      return typed;
+    });
+    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, credentialSecrets, workloads };
 
     // Watch events only enqueue keys; reconciles re-read the caches.
     customers.on('change', (c) => this.enqueueCustomer(c.metadata?.name));
@@ -84,6 +102,7 @@ export class Operator {
       log,
       operatorNamespace: config.LICENSEGATE_NAMESPACE,
       clock,
+      sweep: { workloads: this.caches.workloads, dryRun: config.LICENSEGATE_ENFORCEMENT_DRY_RUN, reported: new Set() },
       onPlanned: (_customer, plan, licensesOfCustomer) => {
         for (const license of licensesOfCustomer) {
           const e = plan.evaluations.get(license.metadata.name);
@@ -136,12 +155,24 @@ export class Operator {
 
   /** Starts informers, waits for their first lists, then leads or stands by. */
   async start(): Promise<void> {
+    if (this.options.config.LICENSEGATE_INSTALL_ADMISSION_POLICY) await this.installAdmissionPolicy();
     for (const informer of this.informers) informer.start();
     await Promise.all(this.informers.map((i) => i.synced));
     this.synced = true;
     this.options.log.info({ identity: this.options.config.LICENSEGATE_IDENTITY }, 'caches synced');
     if (this.elector) this.elector.start();
     else this.startLeading();
+  }
+
+  /** Applies the admission policy and bindings, exempting the identity this operator runs as. */
+  private async installAdmissionPolicy(): Promise<void> {
+    const review = await this.options.kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+    });
+    const username = review.status?.userInfo?.username;
+    if (!username) throw new Error('cannot tell which user the operator runs as (SelfSubjectReview returned none)');
+    await applyObjects(this.options.kc, renderAdmissionObjects({ exemptUsernames: [username] }));
+    this.options.log.info({ exempt: username }, 'admission policy installed');
   }
 
   /** Stops taking work, lets in-flight reconciles finish, releases the lease. */

@@ -38,6 +38,7 @@ export class ClusterWatch {
   readonly milestones = new Map<string, number>();
   private convergedResolve: ((at: number) => void) | undefined;
   private policyEvents = 0;
+  private licenseEvents = 0;
 
   constructor(
     kc: KubeConfig,
@@ -78,6 +79,11 @@ export class ClusterWatch {
   /** VersionPolicy watch events seen so far. */
   get policyEventCount(): number {
     return this.policyEvents;
+  }
+
+  /** License watch events seen so far (a write the API server found to change nothing makes none). */
+  get licenseEventCount(): number {
+    return this.licenseEvents;
   }
 
   /** Resolves (with performance.now()) once every policy, phase and pull secret is as expected. */
@@ -150,6 +156,7 @@ export class ClusterWatch {
   private onLicense(license: License, deleted: boolean): void {
     const name = license.metadata.name;
     if (!this.fixture.licenses.has(name)) return;
+    this.licenseEvents++;
     const phase = license.status?.phase;
     if (!deleted && phase) {
       this.phased.add(name);

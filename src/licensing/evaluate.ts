@@ -38,6 +38,8 @@ export interface LicenseEvaluation {
   message: string;
   /** Catalogue versions granted now: empty unless Active. */
   grantedVersions: string[];
+  /** What spec.versions resolves to whatever the phase: running workloads keep these during grace. */
+  resolvedVersions: string[];
   effectiveExpiresAt: Date | undefined;
   /** When running workloads become violations: effective expiry plus grace. */
   enforceAt: Date | undefined;
@@ -63,6 +65,7 @@ export function evaluateLicense(license: License, ctx: LicenseContext): LicenseE
     reason: Reason.InvalidSpec,
     message: '',
     grantedVersions: [],
+    resolvedVersions: [],
     effectiveExpiresAt: undefined,
     enforceAt: undefined,
     keepsPullSecret: false,
@@ -121,6 +124,7 @@ export function evaluateLicense(license: License, ctx: LicenseContext): LicenseE
   return {
     ...verdict,
     grantedVersions: active ? resolution.versions : [],
+    resolvedVersions: resolution.versions,
     effectiveExpiresAt: toDate(effectiveExpiry),
     enforceAt: toDate(enforceAt),
     keepsPullSecret: active || (verdict.phase === 'Expired' && enforceAt !== undefined && now < enforceAt),

@@ -1,6 +1,7 @@
 /** The read side of the operator: informer caches of everything reconciles look at. */
 import type { V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Application, Customer, License, VersionPolicy } from '../api/index.js';
+import type { Workload } from '../enforcement/sweep.js';
 
 /** A read-only view of one informer's cache. */
 export interface ObjectCache<T> {
@@ -20,4 +21,6 @@ export interface Caches {
   pullSecrets: ObjectCache<V1Secret>;
   /** Secrets in the operator's namespace, where credentials Secrets live by convention. */
   credentialSecrets: ObjectCache<V1Secret>;
+  /** Every kind of workload the enforcement sweep looks at, cluster-wide. */
+  workloads: ObjectCache<Workload>[];
 }

@@ -9,6 +9,7 @@ import {
   API_VERSION,
   GROUP,
   VERSION,
+  customerSpec,
   type AdmissionMode,
   type Customer,
   type License,
@@ -22,6 +23,7 @@ import { CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../render/labels
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
 import type { CredentialsSecret } from '../render/pullsecret.js';
 import type { Caches } from './caches.js';
+import { sweepCustomer, type SweepDeps } from './enforce.js';
 import { containsEntries, sameJson } from './equality.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
@@ -40,8 +42,10 @@ export interface CustomerReconcilerDeps {
   /** The operator's namespace: credentials Secrets there are read from the cache. */
   operatorNamespace: string;
   clock: () => Date;
-  /** Told of every plan, for metrics and the enforcement sweep. */
+  /** Told of every plan, for metrics. */
   onPlanned?: (customer: string, plan: CustomerPlan, licenses: License[]) => void;
+  /** Workload caches and switches of the enforcement sweep. */
+  sweep: Omit<SweepDeps, 'writer' | 'log' | 'clock'>;
 }
 
 export class CustomerReconciler {
@@ -75,6 +79,10 @@ export class CustomerReconciler {
     }
     await this.syncNamespaces(name, plan.namespaces, plan.admission);
     await this.syncOwnedObjects(name, plan.objects);
+    if (customer && !deleting && plan.sweepPolicies.length > 0) {
+      const onViolation = customerSpec.safeParse(customer.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
+      await sweepCustomer({ ...this.deps.sweep, writer, log: this.deps.log.child({ customer: name }), clock }, plan.sweepPolicies, onViolation);
+    }
     await this.writeStatuses(name, customer, licenses, plan);
     for (const event of plan.events) {
       const subject = event.kind === 'License' ? licenses.find((l) => l.metadata.name === event.name) : customer;

@@ -62,6 +62,11 @@ export interface CustomerPlan {
   events: PlannedEvent[];
   /** The next instant any of this customer's licenses changes by the clock alone. */
   nextTransitionAt: Date | undefined;
+  /**
+   * What running workloads may keep running in each namespace: the grants plus what licenses
+   * still in their grace period resolve to. The enforcement sweep judges workloads by it.
+   */
+  sweepPolicies: VersionPolicy[];
   /** Per-license evaluations, for metrics and the enforcement sweep. */
   evaluations: Map<string, LicenseEvaluation>;
 }
@@ -98,7 +103,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
 
   const base = { licenseStatuses, events, evaluations, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
   if (!customer || customer.metadata.deletionTimestamp) {
-    return { ...base, namespaces: [], admission: 'Deny', objects: [], customerStatus: undefined };
+    return { ...base, namespaces: [], admission: 'Deny', objects: [], sweepPolicies: [], customerStatus: undefined };
   }
 
   const parsedSpec = customerSpec.safeParse(customer.spec);
@@ -111,6 +116,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
       namespaces: [],
       admission: 'Deny',
       objects: [],
+      sweepPolicies: [],
       customerStatus: { ...customer.status, conditions: mergeConditions(customer.status?.conditions, [invalid], now, customer.metadata.generation) },
     };
   }
@@ -125,6 +131,15 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
   const grants: Grant[] = licenses
     .map((l) => ({ license: l.metadata.name, application: l.spec.application, versions: evaluations.get(l.metadata.name)!.grantedVersions }))
     .filter((g) => g.versions.length > 0);
+  const sweepGrants: Grant[] = licenses
+    .map((l) => {
+      const e = evaluations.get(l.metadata.name)!;
+      return { license: l.metadata.name, application: l.spec.application, versions: e.phase === 'Active' || e.keepsPullSecret ? e.resolvedVersions : [] };
+    })
+    .filter((g) => g.versions.length > 0);
+  const sweepPolicies = namespaces.map((namespace) =>
+    renderVersionPolicy({ namespace, customer: customer.metadata.name, admission: spec.enforcement.admission, applications: world.applications, grants: sweepGrants }),
+  );
   const objects: OwnedObject[] = [];
   const credentialProblems: string[] = [];
   for (const namespace of namespaces) {
@@ -160,7 +175,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     trials: trialRecords(customer, licenses, evaluations),
     conditions: mergeConditions(customer.status?.conditions, [ready], now, customer.metadata.generation),
   };
-  return { ...base, namespaces, admission: spec.enforcement.admission, objects, customerStatus };
+  return { ...base, namespaces, admission: spec.enforcement.admission, objects, sweepPolicies, customerStatus };
 }
 
 const refKey = (ref: SecretReference) => `${ref.namespace}/${ref.name}`;

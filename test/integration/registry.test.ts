@@ -56,7 +56,7 @@ describe('pull secret against a real registry', () => {
 
   /** Waits, by watching, for the pull Secret to exist and satisfy `accept`; returns its docker config. */
   const pullSecretConfig = (accept: (config: DockerConfig) => boolean = () => true) =>
-    watchUntil<V1Secret, DockerConfig>(
+    withLicenseStatus(watchUntil<V1Secret, DockerConfig>(
       kc,
       secretsPath,
       (all) => {
@@ -68,7 +68,19 @@ describe('pull secret against a real registry', () => {
         return accept(config) ? config : undefined;
       },
       WATCH_TIMEOUT_MS,
-    );
+    ));
+
+  /** On failure, says what the operator thought of the License: the usual reason a Secret is missing. */
+  const withLicenseStatus = async <T>(waiting: Promise<T>): Promise<T> => {
+    try {
+      return await waiting;
+    } catch (error) {
+      const status = await custom
+        .getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name: license })
+        .then((l: { status?: unknown }) => JSON.stringify(l.status ?? null), (e: Error) => `unreadable: ${e.message}`);
+      throw new Error(`${(error as Error).message}\nLicense ${license} status: ${status}`, { cause: error });
+    }
+  };
 
   let authfiles = 0;
   const writeAuthfile = async (config: DockerConfig) => {

@@ -1,0 +1,224 @@
+/**
+ * Enforcement through the real API server: the admission policy refuses unlicensed versions
+ * (also with the operator stopped), and the sweep scales down what runs out of license and
+ * restores it on renewal, never touching PVCs.
+ */
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION, GROUP, VERSION, type VersionPolicy } from '../../src/api/index.js';
+import { REPLICAS_ANNOTATION } from '../../src/enforcement/sweep.js';
+import { applyObjects } from '../../src/kube/apply.js';
+import { apiError } from '../../src/kube/errors.js';
+import type { Operator } from '../../src/operator.js';
+import { deploymentWith, installAdmissionPolicy, podWith, serverVerdict, untilAdmission } from './admission-harness.js';
+import { kubeConfig, uniqueName } from './context.js';
+import { startOperator, watchUntilPasses } from './operator-harness.js';
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const VP_PATH = `/apis/${GROUP}/${VERSION}/versionpolicies`;
+const D1 = 'sha256:' + 'd1'.repeat(32);
+const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+const app = uniqueName('enf-app');
+const repo = `registry.test.example/${app}/server`;
+const image = (tag: string) => `${repo}:${tag}`;
+
+async function scenario(customer: string, license: string, licenseSpec: Record<string, unknown>, customerSpec: Record<string, unknown> = {}) {
+  await applyObjects(kc, [
+    { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: customer }, spec: { namespaces: [customer], ...customerSpec } },
+    { apiVersion: API_VERSION, kind: 'License', metadata: { name: license }, spec: { customer, application: app, ...licenseSpec } },
+  ], { fieldManager: 'test' });
+}
+
+async function patchLicense(name: string, spec: Record<string, unknown>) {
+  await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name, body: { spec } }, mergePatch);
+}
+
+/** Waits until the namespace's policy grants exactly `tags`, then until admission agrees. */
+async function grantsExactly(namespace: string, tags: string[]) {
+  await watchUntilPasses<VersionPolicy>(kc, VP_PATH, (all) => {
+    expect(all.find((p) => p.metadata.namespace === namespace)?.spec.repositories[repo]?.allowedTags).toEqual(tags);
+  });
+}
+
+let operator: Operator | undefined;
+
+beforeAll(async () => {
+  await installAdmissionPolicy(kc);
+  await applyObjects(kc, [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'licensegate-system' } },
+    {
+      apiVersion: API_VERSION,
+      kind: 'Application',
+      metadata: { name: app },
+      spec: { images: [repo], versions: [{ version: '1.0.0', digests: { [repo]: D1 } }, { version: '1.1.0' }, { version: '2.0.0' }] },
+    },
+  ], { fieldManager: 'test' });
+  operator = await startOperator(kc);
+});
+
+afterAll(async () => {
+  await operator?.stop();
+});
+
+describe('admission', () => {
+  const customer = uniqueName('enf-adm');
+  const license = uniqueName('enf-adm-lic');
+
+  beforeAll(async () => {
+    await scenario(customer, license, { versions: ['>=1.0.0 <2.0.0'] });
+    await grantsExactly(customer, ['1.0.0', '1.1.0']);
+    await untilAdmission(async () => (await serverVerdict(kc, deploymentWith(customer, 'probe', [image('1.0.0')]))).allowed);
+  });
+
+  it('admits a Deployment with a granted tag, and a known digest', async () => {
+    expect(await serverVerdict(kc, deploymentWith(customer, 'ok', [image('1.1.0')]))).toMatchObject({ allowed: true });
+    expect(await serverVerdict(kc, deploymentWith(customer, 'ok-digest', [`${repo}@${D1}`]))).toMatchObject({ allowed: true });
+    // Images outside gated repositories pass.
+    expect(await serverVerdict(kc, deploymentWith(customer, 'other', ['docker.io/library/busybox:1.36', image('1.0.0')]))).toMatchObject({ allowed: true });
+  });
+
+  it.each([
+    ['an ungranted tag', [image('2.0.0')], []],
+    ['an unknown digest', [`${repo}@sha256:${'ee'.repeat(32)}`], []],
+    ['a granted tag with an unknown digest (the digest decides)', [`${repo}:1.0.0@sha256:${'ee'.repeat(32)}`], []],
+    ['no tag (latest)', [repo], []],
+    ['an unlicensed init container', [image('1.0.0')], [image('2.0.0')]],
+  ])('refuses %s, naming image, customer and license', async (_what, images, init) => {
+    const verdict = await serverVerdict(kc, deploymentWith(customer, 'refused', images, 1, init));
+    expect(verdict.allowed).toBe(false);
+    expect(verdict.message).toContain('is not licensed for customer ' + customer);
+    expect(verdict.message).toContain(license);
+    expect(verdict.message).toMatch(/image \S+ is not licensed/);
+  });
+
+  it('refuses a revoked version once the license revokes it', async () => {
+    await patchLicense(license, { revokedVersions: ['1.1.0'] });
+    await grantsExactly(customer, ['1.0.0']);
+    await untilAdmission(async () => !(await serverVerdict(kc, deploymentWith(customer, 'revoked', [image('1.1.0')]))).allowed);
+    const verdict = await serverVerdict(kc, podWith(customer, 'revoked', [image('1.1.0')]));
+    expect(verdict.message).toContain(`image ${image('1.1.0')} is not licensed`);
+  });
+
+  it('refuses an unlicensed ephemeral container added to a running pod', async () => {
+    await core.createNamespacedPod({ namespace: customer, body: podWith(customer, 'debug-me', [image('1.0.0')]) });
+    const pod = await core.readNamespacedPod({ name: 'debug-me', namespace: customer });
+    pod.spec!.ephemeralContainers = [{ name: 'debugger', image: image('2.0.0') }];
+    const error = await core.replaceNamespacedPodEphemeralcontainers({ name: 'debug-me', namespace: customer, body: pod }).then(() => undefined, apiError);
+    expect(error?.message).toContain(`image ${image('2.0.0')} is not licensed`);
+    // A licensed debugger is fine.
+    pod.spec!.ephemeralContainers = [{ name: 'debugger', image: image('1.0.0') }];
+    await core.replaceNamespacedPodEphemeralcontainers({ name: 'debug-me', namespace: customer, body: pod });
+  });
+
+  it('keeps refusing with the operator stopped', async () => {
+    await operator!.stop();
+    operator = undefined;
+    expect((await serverVerdict(kc, deploymentWith(customer, 'no-operator', [image('2.0.0')]))).allowed).toBe(false);
+    expect((await serverVerdict(kc, deploymentWith(customer, 'no-operator', [image('1.0.0')]))).allowed).toBe(true);
+    operator = await startOperator(kc);
+  });
+});
+
+describe('expiry', () => {
+  const customer = uniqueName('enf-exp');
+  const license = uniqueName('enf-exp-lic');
+
+  it('refuses new workloads from expiresAt on', async () => {
+    const expiresAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 4000);
+    await scenario(customer, license, { versions: ['1.0.0'], expiresAt: rfc3339(expiresAt) });
+    await grantsExactly(customer, ['1.0.0']);
+    await untilAdmission(async () => (await serverVerdict(kc, deploymentWith(customer, 'before', [image('1.0.0')]))).allowed);
+    await untilAdmission(async () => !(await serverVerdict(kc, deploymentWith(customer, 'after', [image('1.0.0')]))).allowed, 10_000);
+    const refusedAfterMs = Date.now() - expiresAt.getTime();
+    console.log(`first refused create ${refusedAfterMs} ms after expiresAt`);
+    expect(refusedAfterMs).toBeLessThan(3000);
+    const verdict = await serverVerdict(kc, deploymentWith(customer, 'after', [image('1.0.0')]));
+    expect(verdict.message).toContain(`no active license grants ${repo}`);
+  });
+});
+
+describe('sweep', () => {
+  const customer = uniqueName('enf-sweep');
+  const license = uniqueName('enf-sweep-lic');
+
+  async function deployments() {
+    return (await apps.listNamespacedDeployment({ namespace: customer })).items;
+  }
+
+  it('scales running workloads to zero after the grace period, restores the exact counts on renewal, and leaves PVCs alone', async () => {
+    const expiresAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 5000);
+    await scenario(customer, license, { versions: ['1.0.0'], expiresAt: rfc3339(expiresAt), gracePeriod: '2s' });
+    await grantsExactly(customer, ['1.0.0']);
+    await untilAdmission(async () => (await serverVerdict(kc, deploymentWith(customer, 'probe', [image('1.0.0')]))).allowed);
+    await apps.createNamespacedDeployment({ namespace: customer, body: deploymentWith(customer, 'api', [image('1.0.0')], 3) as V1Deployment });
+    await apps.createNamespacedDeployment({ namespace: customer, body: deploymentWith(customer, 'worker', [image('1.0.0')], 2) as V1Deployment });
+    const statefulSet: V1StatefulSet = {
+      metadata: { name: 'db', namespace: customer },
+      spec: {
+        replicas: 2,
+        serviceName: 'db',
+        selector: { matchLabels: { app: 'db' } },
+        template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: image('1.0.0'), volumeMounts: [{ name: 'data', mountPath: '/data' }] }] } },
+        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }],
+      },
+    };
+    await apps.createNamespacedStatefulSet({ namespace: customer, body: statefulSet });
+    // The StatefulSet controller makes the first claim; pods never run here (no kubelet), so one is all it makes.
+    const pvcsBefore = await watchFor(async () => {
+      const items = (await core.listNamespacedPersistentVolumeClaim({ namespace: customer })).items;
+      return items.length > 0 ? items.map((p) => p.metadata!.uid).sort() : undefined;
+    });
+
+    // Expired, in grace: new creates are refused, running workloads untouched.
+    await untilAdmission(async () => !(await serverVerdict(kc, deploymentWith(customer, 'new', [image('1.0.0')]))).allowed, 10_000);
+    expect((await deployments()).map((d) => d.spec?.replicas).sort()).toEqual([2, 3]);
+
+    // After the grace period: scaled to zero, counts recorded.
+    await watchFor(async () => {
+      const all = [...(await deployments()), ...(await apps.listNamespacedStatefulSet({ namespace: customer })).items];
+      return all.every((w) => w.spec?.replicas === 0) ? true : undefined;
+    });
+    const recorded = Object.fromEntries(
+      [...(await deployments()), ...(await apps.listNamespacedStatefulSet({ namespace: customer })).items].map((w) => [w.metadata!.name, w.metadata!.annotations?.[REPLICAS_ANNOTATION]]),
+    );
+    expect(recorded).toEqual({ api: '3', worker: '2', db: '2' });
+    const events = await core.listNamespacedEvent({ namespace: customer });
+    expect(events.items.filter((e) => e.reason === 'ScaledToZero').map((e) => e.involvedObject.name).sort()).toEqual(['api', 'db', 'worker']);
+
+    // The ratchet: nobody but the operator scales an out-of-license workload back up.
+    const scaleUp = await apps
+      .patchNamespacedDeployment({ name: 'api', namespace: customer, body: { spec: { replicas: 3 } } }, mergePatch)
+      .then(() => undefined, apiError);
+    expect(scaleUp?.message).toContain('may not be scaled up');
+
+    // Renewal restores the exact counts.
+    await patchLicense(license, { expiresAt: rfc3339(new Date(Date.now() + 3_600_000)) });
+    await watchFor(async () => {
+      const counts = Object.fromEntries(
+        [...(await deployments()), ...(await apps.listNamespacedStatefulSet({ namespace: customer })).items].map((w) => [w.metadata!.name, w.spec?.replicas]),
+      );
+      return JSON.stringify(counts) === JSON.stringify({ api: 3, worker: 2, db: 2 }) ? true : undefined;
+    });
+    for (const w of [...(await deployments()), ...(await apps.listNamespacedStatefulSet({ namespace: customer })).items]) {
+      expect(w.metadata?.annotations?.[REPLICAS_ANNOTATION]).toBeUndefined();
+    }
+    const pvcsAfter = (await core.listNamespacedPersistentVolumeClaim({ namespace: customer })).items.map((p) => p.metadata!.uid).sort();
+    expect(pvcsAfter).toEqual(expect.arrayContaining(pvcsBefore));
+  });
+});
+
+/** Polls a read (not a clock) until it yields a value; for controller-made state that no watch helper covers. */
+async function watchFor<T>(read: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('state not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
