@@ -13,8 +13,9 @@
  * The no-op resync is measured before the edits so that the edits can keep clear of the
  * periodic resyncs (a resync queues every customer ahead of the edited one).
  */
+import { readdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -37,6 +38,8 @@ const WRITES = 'licensegate_api_writes_total';
 const RECONCILES = 'licensegate_reconcile_total';
 const DEPTH = 'licensegate_workqueue_depth';
 const DURATION = 'licensegate_reconcile_duration_seconds';
+const HEAP_USED = 'licensegate_nodejs_heap_size_used_bytes';
+const HEAP_TOTAL = 'licensegate_nodejs_heap_size_total_bytes';
 const EDIT_TIMEOUT_MS = 60_000;
 
 const benchStart = performance.now();
@@ -112,9 +115,11 @@ interface PhaseLoad {
   requests: number;
   /** Mean API server latency of mutating requests (ms). */
   meanWriteLatencyMs: number;
+  /** Slowest operator /healthz answer in the phase (ms): the longest event-loop stall seen. */
+  maxStallMs: number;
 }
 
-function phaseLoad(name: string, a: Snapshot, b: Snapshot): PhaseLoad {
+function phaseLoad(name: string, a: Snapshot, b: Snapshot, operator: OperatorProcess): PhaseLoad {
   const cpu = {} as Record<keyof Pids, number | undefined>;
   for (const key of Object.keys(b.cpu) as (keyof Pids)[]) {
     const before = a.cpu[key] ?? (key === 'operator' ? 0 : undefined);
@@ -134,6 +139,7 @@ function phaseLoad(name: string, a: Snapshot, b: Snapshot): PhaseLoad {
     requestsByVerb,
     requests: [...requestsByVerb.values()].reduce((t, v) => t + v, 0),
     meanWriteLatencyMs: writes > 0 ? ((durSum(b.apiserver) - durSum(a.apiserver)) / writes) * 1000 : Number.NaN,
+    maxStallMs: summarize(operator.probesBetween(a.at, b.at)).max,
   };
 }
 
@@ -296,12 +302,20 @@ async function main(): Promise<void> {
 
   // 3a. Cold start.
   const s0 = await snapshot(kc, pids, undefined);
-  const operator = new OperatorProcess({ repoRoot: REPO_ROOT, kubeconfigPath: cluster.kubeconfigPath, resyncSeconds: options.resyncSeconds, workers: options.workers });
+  const cpuProfileDir = options.operatorCpuProfile === undefined ? undefined : resolve(options.operatorCpuProfile);
+  const operator = new OperatorProcess({
+    repoRoot: REPO_ROOT,
+    kubeconfigPath: cluster.kubeconfigPath,
+    resyncSeconds: options.resyncSeconds,
+    workers: options.workers,
+    cpuProfileDir,
+  });
   cleanups.push({ name: 'operator', fn: () => operator.stop() });
   pids.operator = operator.pid;
   say(`spawned operator (pid ${operator.pid}); waiting for convergence`);
   const port = await operator.port;
   say(`operator metrics on :${port}`);
+  operator.startProbing();
   const converging = watch.converged();
   const convergeTimeoutMs = Math.max(120_000, options.customers * 300);
   const progress = setInterval(() => {
@@ -330,7 +344,7 @@ async function main(): Promise<void> {
   say(`converged ${ms(convergedAt - operator.spawnedAt)} after spawn`);
   const idle = await waitIdle(operator, 120_000);
   const s1 = await snapshot(kc, pids, operator);
-  const coldLoad = phaseLoad('cold start', s0, s1);
+  const coldLoad = phaseLoad('cold start', s0, s1, operator);
   const coldWrites = s1.operator!;
   const leading = operator.milestones.get('leading') ?? operator.milestones.get('caches synced');
   if (!leading) throw new Error('the operator never logged "leading"');
@@ -360,7 +374,8 @@ async function main(): Promise<void> {
   }
   await operator.guard(sleep(1_000));
   const sr1 = await snapshot(kc, pids, operator);
-  const resyncLoad = phaseLoad('no-op resync', sr0, sr1);
+  const resyncLoad = phaseLoad('no-op resync', sr0, sr1, operator);
+  const resyncStall = summarize(operator.probesBetween(target - 500, resyncEnd.at));
   const resyncWrites = sum(sr1.operator!, WRITES) - w0;
   const resyncReconciles = sum(sr1.operator!, RECONCILES) - r0;
   // Measured from when the timer was due: a busy event loop firing it late counts against the resync.
@@ -398,7 +413,7 @@ async function main(): Promise<void> {
   });
   const editsIdle = await waitIdle(operator, 120_000);
   const se1 = await snapshot(kc, pids, operator);
-  const editLoad = phaseLoad('edits', se0, se1);
+  const editLoad = phaseLoad('edits', se0, se1, operator);
   const editWrites = sum(se1.operator!, WRITES) - sum(se0.operator!, WRITES);
   const editWriteKinds = formatBy(diffBy(writeGroups(se0.operator!), writeGroups(se1.operator!)));
   const editEvents = { policies: watch.policyEventCount - events0.policies, licenses: watch.licenseEventCount - events0.licenses };
@@ -444,12 +459,12 @@ async function main(): Promise<void> {
   console.log(`  by verb/kind: ${formatBy(writeGroups(coldWrites))}`);
   console.log(`reconciles by cold-start idle: ${formatBy(sumBy(coldWrites, RECONCILES, 'outcome'))} (${(sum(coldWrites, RECONCILES, { controller: 'customer' }) / n).toFixed(2)} customer reconciles/customer)`);
   console.log(`customer reconcile duration (cold start): ${histLine(coldHist)}`);
-  console.log(`operator RSS at convergence: ${mib(rssAtConvergence?.rss)}`);
 
   line('no-op periodic resync');
   console.log(`reconciles ${resyncReconciles} (expected >= ${keys}), writes ${resyncWrites} (expected 0)${resyncWrites ? `: ${resyncWriteKinds}` : ''}`);
   console.log(`duration ~${ms(resyncMs)} (due → queue drained and ${keys} reconciles counted; 200 ms polling), first reconcile seen ${ms((firstGrowthAt ?? target) - target)} after due`);
   console.log(`customer reconcile duration (resync): ${histLine(resyncHist)}`);
+  console.log(`operator /healthz during the resync: max ${ms(resyncStall.max)}, p50 ${ms(resyncStall.p50)} (${resyncStall.n} probes, one every 100 ms): the event loop is blocked while no-op reconciles run back to back`);
 
   line('edit latency (merge patch → VersionPolicy shows the tag, via watch)');
   console.log(`n=${edit.n}  p50 ${ms(edit.p50)}  p90 ${ms(edit.p90)}  p99 ${ms(edit.p99)}  max ${ms(edit.max)}  mean ${ms(edit.mean)}`);
@@ -465,13 +480,14 @@ async function main(): Promise<void> {
   const load = [coldLoad, resyncLoad, editLoad];
   console.log(
     table([
-      ['phase', 'wall', 'operator CPU', 'apiserver CPU', 'etcd CPU', 'requests', 'mean write latency', 'requests by verb'],
+      ['phase', 'wall', 'operator CPU', 'apiserver CPU', 'etcd CPU', 'max /healthz', 'requests', 'mean write latency', 'requests by verb'],
       ...load.map((l) => [
         l.name,
         ms(l.wallMs),
         cpuText(l.cpu.operator),
         cpuText(l.cpu.apiserver),
         cpuText(l.cpu.etcd),
+        ms(l.maxStallMs),
         String(Math.round(l.requests)),
         ms(l.meanWriteLatencyMs),
         formatBy(l.requestsByVerb),
@@ -487,6 +503,11 @@ async function main(): Promise<void> {
       ['kube-apiserver', mib(apiMem?.rss), mib(apiMem?.hwm)],
       ['etcd', mib(etcdMem?.rss), mib(etcdMem?.hwm)],
     ]),
+  );
+  const synced = operator.milestones.get('caches synced');
+  console.log(
+    `operator RSS: caches synced ${mib(synced?.rss)}, converged ${mib(rssAtConvergence?.rss)}, end ${mib(opMem?.rss)}; ` +
+      `V8 heap used/total: converged ${mib(sum(atConvergence, HEAP_USED))}/${mib(sum(atConvergence, HEAP_TOTAL))}, end ${mib(sum(final, HEAP_USED))}/${mib(sum(final, HEAP_TOTAL))}`,
   );
   const scrapes = summarize(operator.scrapeMs);
   console.log(`operator /metrics scrape: p50 ${ms(scrapes.p50)} max ${ms(scrapes.max)} (${scrapes.n} scrapes); operator log lines: ${formatBy(operator.levelCounts)}`);
@@ -505,6 +526,7 @@ async function main(): Promise<void> {
       ['edit latency p50 / p90 / p99 / max', `${ms(edit.p50)} / ${ms(edit.p90)} / ${ms(edit.p99)} / ${ms(edit.max)} (n=${edit.n})`],
       ['writes per no-op resync', `${resyncWrites} (${resyncReconciles} reconciles)`],
       ['no-op resync duration', `~${ms(resyncMs)}`],
+      ['operator /healthz max during resync', ms(resyncStall.max)],
       ['operator RSS peak / now', `${mib(opMem?.hwm)} / ${mib(opMem?.rss)}`],
       ['kube-apiserver RSS peak / now', `${mib(apiMem?.hwm)} / ${mib(apiMem?.rss)}`],
       ['operator CPU cold start / resync / edits', `${cpuText(coldLoad.cpu.operator)} / ${cpuText(resyncLoad.cpu.operator)} / ${cpuText(editLoad.cpu.operator)}`],
@@ -514,6 +536,8 @@ async function main(): Promise<void> {
   if (resyncWrites !== 0) console.log(`\nWARNING: a no-op resync wrote ${resyncWrites} times (${resyncWriteKinds})`);
 
   say('stopping operator and control plane');
+  await operator.stop();
+  if (cpuProfileDir) console.log(`operator CPU profile(s): ${readdirSync(cpuProfileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(cpuProfileDir, f)).join(', ')}`);
 }
 
 function writeGroups(samples: Sample[]): Map<string, number> {

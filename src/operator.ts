@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { GROUP, VERSION, type Application, type Customer, type License, type VersionPolicy } from './api/index.js';
 import type { OperatorConfig } from './config.js';
 import { renderAdmissionObjects } from './enforcement/policy.js';
+import { renderProtectionObjects } from './enforcement/protection.js';
 import { applyObjects } from './kube/apply.js';
 import { Informer, type ObjectLike } from './kube/informer.js';
 import { LeaderElector } from './kube/leader.js';
@@ -171,7 +172,10 @@ export class Operator {
     });
     const username = review.status?.userInfo?.username;
     if (!username) throw new Error('cannot tell which user the operator runs as (SelfSubjectReview returned none)');
-    await applyObjects(this.options.kc, renderAdmissionObjects({ exemptUsernames: [username] }));
+    await applyObjects(this.options.kc, [
+      ...renderAdmissionObjects({ exemptUsernames: [username] }),
+      ...renderProtectionObjects({ exemptUsernames: [username] }),
+    ]);
     this.options.log.info({ exempt: username }, 'admission policy installed');
   }
 

@@ -18,6 +18,8 @@ export interface BenchOptions {
   controllerManager: boolean;
   /** Hard limit for the whole run, in seconds. */
   timeoutSeconds: number;
+  /** Directory for a V8 CPU profile of the operator (node --cpu-prof), written when it stops. */
+  operatorCpuProfile: string | undefined;
 }
 
 const USAGE = `usage: npm run bench:reconcile -- [options]
@@ -28,7 +30,8 @@ const USAGE = `usage: npm run bench:reconcile -- [options]
   --resync-seconds S       operator's periodic resync (>= 10)          default 60
   --workers W              operator's LICENSEGATE_WORKERS              default: operator's own (4)
   --controller-manager     also run kube-controller-manager            default off
-  --timeout-seconds T      abort the whole run after T seconds         default 900`;
+  --timeout-seconds T      abort the whole run after T seconds         default 900
+  --operator-cpu-prof DIR  write a V8 CPU profile of the operator to DIR (node --cpu-prof)`;
 
 /** Parses argv (without node and script); throws with the usage text on a bad option. */
 export function parseBenchArgs(argv: string[]): BenchOptions {
@@ -47,6 +50,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         workers: { type: 'string' },
         'controller-manager': { type: 'boolean' },
         'timeout-seconds': { type: 'string' },
+        'operator-cpu-prof': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -72,5 +76,6 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     workers: values.workers === undefined ? undefined : int('workers', values.workers, 4, 1, 64),
     controllerManager: values['controller-manager'] ?? false,
     timeoutSeconds: int('timeout-seconds', values['timeout-seconds'], 900, 60, 24 * 3600),
+    operatorCpuProfile: values['operator-cpu-prof'],
   };
 }

@@ -6,18 +6,29 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { parseMetrics, type Sample } from './metrics.js';
+import { memory } from './proc.js';
 
 export interface OperatorProcessOptions {
   repoRoot: string;
   kubeconfigPath: string;
   resyncSeconds: number;
   workers: number | undefined;
+  /** Write a V8 CPU profile of the operator into this directory when it exits (node --cpu-prof). */
+  cpuProfileDir?: string | undefined;
 }
 
 /** A log line's level and message, and when it was written (performance.now() clock). */
 export interface LogMilestone {
   at: number;
   line: Record<string, unknown>;
+  /** The operator's RSS when the benchmark read the line. */
+  rss: number | undefined;
+}
+
+/** One /healthz probe: when it was sent and how long the answer took (an event-loop stall shows as a slow answer). */
+export interface Probe {
+  at: number;
+  ms: number;
 }
 
 const WARN_LEVEL = 40;
@@ -42,10 +53,14 @@ export class OperatorProcess {
   private metricsUrl: string | undefined;
   /** Time spent scraping /metrics (ms), for the report. */
   readonly scrapeMs: number[] = [];
+  /** /healthz answers, see {@link startProbing}. */
+  readonly probes: Probe[] = [];
+  private probing = false;
 
   constructor(options: OperatorProcessOptions) {
     this.spawnedAt = performance.now();
-    this.child = spawn(process.execPath, ['--import', 'tsx', join(options.repoRoot, 'src', 'main.ts')], {
+    const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+    this.child = spawn(process.execPath, [...profile, '--import', 'tsx', join(options.repoRoot, 'src', 'main.ts')], {
       cwd: options.repoRoot,
       env: {
         ...process.env,
@@ -106,8 +121,38 @@ export class OperatorProcess {
     return parseMetrics(text);
   }
 
+  /**
+   * Asks /healthz every `intervalMs` (one request at a time) until stopped. /healthz does no
+   * work, so its latency is how long the operator's event loop kept requests waiting.
+   */
+  startProbing(intervalMs = 100): void {
+    if (this.probing) return;
+    this.probing = true;
+    void (async () => {
+      const url = `http://127.0.0.1:${await this.port}/healthz`;
+      while (this.probing) {
+        const at = performance.now();
+        try {
+          const response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+          await response.text();
+          this.probes.push({ at, ms: performance.now() - at });
+        } catch {
+          // The process is going away; the guard reports unexpected exits.
+          if (!this.probing) break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      }
+    })();
+  }
+
+  /** Probe latencies sent within [from, to) (performance.now() clock). */
+  probesBetween(from: number, to: number): number[] {
+    return this.probes.filter((p) => p.at >= from && p.at < to).map((p) => p.ms);
+  }
+
   /** SIGTERM (the operator drains), SIGKILL after `graceMs`. */
   async stop(graceMs = 10_000): Promise<void> {
+    this.probing = false;
     this.stopping = true;
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill('SIGTERM');
@@ -132,7 +177,7 @@ export class OperatorProcess {
     const msg = typeof line.msg === 'string' ? line.msg : '';
     // pino's `time` is epoch ms; map it onto this process's performance clock.
     const at = typeof line.time === 'number' ? line.time - performance.timeOrigin : performance.now();
-    if (msg && !this.milestones.has(msg)) this.milestones.set(msg, { at, line });
+    if (msg && !this.milestones.has(msg)) this.milestones.set(msg, { at, line, rss: memory(this.pid)?.rss });
     return line;
   }
 

@@ -1,0 +1,101 @@
+/**
+ * Policies that protect what the operator writes: nobody but the operator edits or deletes a
+ * VersionPolicy or an operator-written Secret, and nobody moves a namespace between customers
+ * or out of enforcement by relabelling it. Without these a tenant with rights in its own
+ * namespace could grant itself any version.
+ */
+import { GROUP } from '../api/index.js';
+import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../render/labels.js';
+import { ADMISSION_LABEL, type PolicyOptions } from './policy.js';
+
+export const PROTECT_OWNED_POLICY = 'licensegate-protect-owned';
+export const PROTECT_NAMESPACES_POLICY = 'licensegate-protect-namespaces';
+
+const list = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
+
+/**
+ * Who may still write: the operator, the API server itself (CRD cleanup), and the built-in
+ * controllers (namespace deletion removes everything in it).
+ */
+function privileged(options: PolicyOptions): string {
+  return (
+    `request.userInfo.username in ${list([...options.exemptUsernames, 'system:apiserver', 'system:kube-controller-manager'])} || ` +
+    "request.userInfo.username.startsWith('system:serviceaccount:kube-system:')"
+  );
+}
+
+const label = (object: string, key: string) =>
+  `(${object} != null && has(${object}.metadata.labels) && '${key}' in ${object}.metadata.labels ? ${object}.metadata.labels['${key}'] : '')`;
+
+const meta = { labels: { [MANAGED_BY_LABEL]: MANAGED_BY } };
+
+/** The policies and their bindings. */
+export function renderProtectionObjects(options: PolicyOptions) {
+  const ownedPolicy = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: PROTECT_OWNED_POLICY, ...meta },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [
+          { apiGroups: [GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['versionpolicies'] },
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['secrets'] },
+        ],
+      },
+      validations: [
+        {
+          expression: privileged(options),
+          messageExpression:
+            "'licensegate: ' + request.resource.resource + ' ' + request.name + ' is written only by the licensegate operator; change the License or Customer instead'",
+          reason: 'Forbidden',
+        },
+      ],
+    },
+  };
+  // Secrets: only those carrying the operator's label (before or after the change) are protected.
+  const ownedBinding = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: { name: PROTECT_OWNED_POLICY, ...meta },
+    spec: {
+      policyName: PROTECT_OWNED_POLICY,
+      validationActions: ['Deny'],
+      matchResources: { objectSelector: { matchLabels: { [MANAGED_BY_LABEL]: MANAGED_BY } } },
+    },
+  };
+  const versionPolicyBinding = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: { name: `${PROTECT_OWNED_POLICY}-versionpolicies`, ...meta },
+    spec: {
+      policyName: PROTECT_OWNED_POLICY,
+      validationActions: ['Deny'],
+      // Every VersionPolicy, labelled or not: a tenant must not create one where none is yet.
+      matchResources: { resourceRules: [{ apiGroups: [GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['versionpolicies'] }] },
+    },
+  };
+  const namespacesPolicy = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: PROTECT_NAMESPACES_POLICY, ...meta },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['namespaces'] }],
+      },
+      validations: [CUSTOMER_LABEL, ADMISSION_LABEL].map((key) => ({
+        expression: `${privileged(options)} || ${label('object', key)} == ${label('oldObject', key)}`,
+        message: `licensegate: the label ${key} is set only by the licensegate operator; change the Customer's spec instead`,
+        reason: 'Forbidden',
+      })),
+    },
+  };
+  const namespacesBinding = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: { name: PROTECT_NAMESPACES_POLICY, ...meta },
+    spec: { policyName: PROTECT_NAMESPACES_POLICY, validationActions: ['Deny'] },
+  };
+  return [ownedPolicy, ownedBinding, versionPolicyBinding, namespacesPolicy, namespacesBinding];
+}

@@ -1,0 +1,115 @@
+/**
+ * A tenant with full rights in its own namespace (impersonated, namespace-scoped RBAC) still
+ * cannot undo licensing: the protection policies and the version ratchet refuse it.
+ */
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION, GROUP, VERSION, VERSION_POLICY_NAME, type VersionPolicy } from '../../src/api/index.js';
+import { ADMISSION_LABEL } from '../../src/enforcement/policy.js';
+import { renderProtectionObjects } from '../../src/enforcement/protection.js';
+import { applyObjects } from '../../src/kube/apply.js';
+import { apiError } from '../../src/kube/errors.js';
+import type { Operator } from '../../src/operator.js';
+import { CUSTOMER_LABEL } from '../../src/render/labels.js';
+import { pullSecretName } from '../../src/render/pullsecret.js';
+import { deploymentWith, installAdmissionPolicy, serverVerdict, untilAdmission } from './admission-harness.js';
+import { kubeConfig, uniqueName } from './context.js';
+import { startOperator, watchUntilPasses } from './operator-harness.js';
+
+const kc = kubeConfig();
+const TENANT = 'jane@tenant.example';
+/** Every call made with this option runs as the tenant (Impersonate-User). */
+const asTenant = setHeaderOptions('Impersonate-User', TENANT);
+const asTenantMerge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch, asTenant);
+const core = kc.makeApiClient(CoreV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+
+const app = uniqueName('tenant-app');
+const customer = uniqueName('tenant');
+const license = uniqueName('tenant-lic');
+const secret = uniqueName('tenant-creds');
+const repo = `registry.test.example/${app}/server`;
+let operator: Operator;
+
+/** The refusal message of a call made as the tenant ('' if it succeeded). */
+const refusal = (call: Promise<unknown>) => call.then(() => '', (e: unknown) => apiError(e).message);
+
+beforeAll(async () => {
+  await installAdmissionPolicy(kc);
+  // The operator in these tests runs as the admin user; it is the one exempt identity.
+  await applyObjects(kc, renderProtectionObjects({ exemptUsernames: ['admin'] }), { fieldManager: 'test' });
+  await applyObjects(kc, [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'licensegate-system' } },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: secret, namespace: 'licensegate-system' }, type: 'kubernetes.io/basic-auth', stringData: { username: 'u', password: 'p' } },
+    { apiVersion: API_VERSION, kind: 'Application', metadata: { name: app }, spec: { images: [repo], versions: [{ version: '1.0.0' }], registry: { server: 'registry.test.example', credentialsSecret: { namespace: 'licensegate-system', name: secret } } } },
+    { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: customer }, spec: {} },
+    { apiVersion: API_VERSION, kind: 'License', metadata: { name: license }, spec: { customer, application: app, versions: ['1.0.0'] } },
+  ], { fieldManager: 'test' });
+  operator = await startOperator(kc);
+  await watchUntilPasses<VersionPolicy>(kc, `/apis/${GROUP}/${VERSION}/versionpolicies`, (all) => {
+    expect(all.find((p) => p.metadata.namespace === customer)?.spec.repositories[repo]?.allowedTags).toEqual(['1.0.0']);
+  });
+  // The tenant may do anything inside its namespace, and edit the namespace object itself.
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createNamespacedRole({ namespace: customer, body: { metadata: { name: 'tenant-admin' }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] } });
+  await rbac.createNamespacedRoleBinding({ namespace: customer, body: { metadata: { name: 'tenant-admin' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'tenant-admin' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: TENANT }] } });
+  const nsRole = uniqueName('tenant-ns');
+  await rbac.createClusterRole({ body: { metadata: { name: nsRole }, rules: [{ apiGroups: [''], resources: ['namespaces'], resourceNames: [customer], verbs: ['get', 'patch', 'update'] }] } });
+  await rbac.createClusterRoleBinding({ body: { metadata: { name: nsRole }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: nsRole }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: TENANT }] } });
+  await untilAdmission(async () => (await refusal(custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'versionpolicies', namespace: customer, name: 'absent' }, asTenant))).includes('NotFound') || true);
+});
+
+afterAll(async () => {
+  await operator?.stop();
+});
+
+describe('a tenant with admin rights in its namespace', () => {
+  it('may deploy a licensed version (its RBAC works)', async () => {
+    await apps.createNamespacedDeployment({ namespace: customer, body: deploymentWith(customer, 'web', [`${repo}:1.0.0`], 2) as V1Deployment }, asTenant);
+  });
+
+  it('cannot delete or edit the VersionPolicy', async () => {
+    const del = await refusal(custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'versionpolicies', namespace: customer, name: VERSION_POLICY_NAME }, asTenant));
+    expect(del).toContain('written only by the licensegate operator');
+    const edit = await refusal(
+      custom.patchNamespacedCustomObject(
+        { group: GROUP, version: VERSION, plural: 'versionpolicies', namespace: customer, name: VERSION_POLICY_NAME, body: { spec: { repositories: { [repo]: { allowedTags: ['9.9.9'] } } } } },
+        asTenantMerge,
+      ),
+    );
+    expect(edit).toContain('written only by the licensegate operator');
+  });
+
+  it('cannot edit or delete the pull secret, nor forge one', async () => {
+    const edit = await refusal(core.patchNamespacedSecret({ name: pullSecretName(app), namespace: customer, body: { metadata: { labels: { extra: 'x' } } } }, asTenantMerge));
+    expect(edit).toContain('written only by the licensegate operator');
+    const del = await refusal(core.deleteNamespacedSecret({ name: pullSecretName(app), namespace: customer }, asTenant));
+    expect(del).toContain('written only by the licensegate operator');
+    const forged = await refusal(
+      core.createNamespacedSecret({ namespace: customer, body: { metadata: { name: 'forged', labels: { 'app.kubernetes.io/managed-by': 'licensegate' } }, stringData: { a: 'b' } } }, asTenant),
+    );
+    expect(forged).toContain('written only by the licensegate operator');
+    // Its own secrets are its own business.
+    await core.createNamespacedSecret({ namespace: customer, body: { metadata: { name: 'mine' }, stringData: { a: 'b' } } }, asTenant);
+  });
+
+  it('cannot relabel its namespace out of the customer or out of Deny', async () => {
+    for (const [key, value] of [[CUSTOMER_LABEL, 'someone-else'], [CUSTOMER_LABEL, null], [ADMISSION_LABEL, 'Audit']] as const) {
+      const message = await refusal(core.patchNamespace({ name: customer, body: { metadata: { labels: { [key]: value } } } }, asTenantMerge));
+      expect(message).toContain(`the label ${key} is set only by the licensegate operator`);
+    }
+    // Other labels are fine.
+    await core.patchNamespace({ name: customer, body: { metadata: { labels: { team: 'blue' } } } }, asTenantMerge);
+  });
+
+  it('cannot scale an out-of-license Deployment back up', async () => {
+    await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name: license, body: { spec: { suspended: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await untilAdmission(async () => (await apps.readNamespacedDeployment({ name: 'web', namespace: customer })).spec?.replicas === 0, 30_000);
+    const message = await refusal(apps.patchNamespacedDeployment({ name: 'web', namespace: customer, body: { spec: { replicas: 2 } } }, asTenantMerge));
+    expect(message).toContain('may not be scaled up');
+    // Scaling down, or deleting, stays allowed.
+    expect((await serverVerdict(kc, deploymentWith(customer, 'new', [`${repo}:1.0.0`]))).allowed).toBe(false);
+    await apps.deleteNamespacedDeployment({ name: 'web', namespace: customer }, asTenant);
+  });
+});
