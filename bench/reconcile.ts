@@ -76,7 +76,8 @@ async function abort(error: unknown): Promise<never> {
 function describe(error: unknown): string {
   const e = apiError(error);
   if (e.code) return `API server answered ${e.code}${e.reason ? ` ${e.reason}` : ''}: ${e.message}`;
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+  // The message, and where it was thrown (a few frames) for the unexpected ones.
+  return error instanceof Error ? (error.stack ?? error.message).split('\n').slice(0, 4).join('\n') : String(error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -522,7 +523,7 @@ async function main(): Promise<void> {
       ['cold start: spawn → converged', ms(convergedAt - operator.spawnedAt)],
       ['cold start: spawn → operator idle', ms(idle.at - operator.spawnedAt)],
       ['cold start writes (per customer)', `${coldWriteTotal} (${(coldWriteTotal / n).toFixed(2)})`],
-      ['customer reconcile mean (all)', ms((custHist.sum / Math.max(1, custHist.count)) * 1000)],
+      ['customer reconcile mean (whole run)', ms((custHist.sum / Math.max(1, custHist.count)) * 1000)],
       ['edit latency p50 / p90 / p99 / max', `${ms(edit.p50)} / ${ms(edit.p90)} / ${ms(edit.p99)} / ${ms(edit.max)} (n=${edit.n})`],
       ['writes per no-op resync', `${resyncWrites} (${resyncReconciles} reconciles)`],
       ['no-op resync duration', `~${ms(resyncMs)}`],

@@ -21,6 +21,16 @@ export const configSchema = z.object({
   LICENSEGATE_ENFORCEMENT_DRY_RUN: boolean.default(false),
   /** Install the admission policy at start-up, exempting the operator's own identity. */
   LICENSEGATE_INSTALL_ADMISSION_POLICY: boolean.default(false),
+  /** Which admission path checks workload versions: the ValidatingAdmissionPolicy, or (clusters without it) the webhook. */
+  LICENSEGATE_ADMISSION_ENGINE: z.enum(['policy', 'webhook']).default('policy'),
+  /** Serve the admission webhook (scale-ups through /scale always; everything with engine=webhook). */
+  LICENSEGATE_WEBHOOK: boolean.default(false),
+  LICENSEGATE_WEBHOOK_PORT: z.coerce.number().int().min(0).max(65535).default(9443),
+  LICENSEGATE_WEBHOOK_BIND_ADDRESS: z.string().default('0.0.0.0'),
+  /** The Service in front of the webhook, in LICENSEGATE_NAMESPACE. */
+  LICENSEGATE_WEBHOOK_SERVICE: z.string().min(1).default('licensegate-webhook'),
+  /** An explicit URL for the API server to call instead of the Service (an operator running outside the cluster). */
+  LICENSEGATE_WEBHOOK_URL: z.url({ protocol: /^https$/ }).optional(),
   LICENSEGATE_WORKERS: z.coerce.number().int().min(1).max(64).default(4),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -47,6 +47,14 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly webhookSeconds = new Histogram({
+    name: 'licensegate_webhook_review_duration_seconds',
+    help: 'Time the webhook takes to answer an AdmissionReview, by verdict.',
+    labelNames: ['allowed'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
+    registers: [this.registry],
+  });
+
   readonly isLeader = new Gauge({
     name: 'licensegate_leader',
     help: '1 while this instance holds the leader lease.',

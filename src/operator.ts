@@ -5,10 +5,13 @@
  */
 import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { GROUP, VERSION, type Application, type Customer, type License, type VersionPolicy } from './api/index.js';
+import { GROUP, VERSION, VERSION_POLICY_NAME, type Application, type Customer, type License, type VersionPolicy } from './api/index.js';
 import type { OperatorConfig } from './config.js';
 import { renderAdmissionObjects } from './enforcement/policy.js';
 import { renderProtectionObjects } from './enforcement/protection.js';
+import { WEBHOOK_PATH, type WebhookClientConfig } from './enforcement/webhook-config.js';
+import { serveWebhook, type WebhookServer } from './enforcement/webhook-server.js';
+import { readTlsBundle, reconcileWebhookCerts, WEBHOOK_TLS_SECRET } from './reconcile/webhook.js';
 import { applyObjects } from './kube/apply.js';
 import { Informer, type ObjectLike } from './kube/informer.js';
 import { LeaderElector } from './kube/leader.js';
@@ -23,6 +26,14 @@ import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './render/labels.js';
 
 const CUSTOMER_KEY = 'customer:';
+const WEBHOOK_KEY = 'webhook:tls';
+
+/** Names the webhook's certificate must carry: the Service's DNS names, or the host of an explicit URL. */
+function webhookHosts(config: OperatorConfig): string[] {
+  if (config.LICENSEGATE_WEBHOOK_URL) return [new URL(config.LICENSEGATE_WEBHOOK_URL).hostname];
+  const svc = `${config.LICENSEGATE_WEBHOOK_SERVICE}.${config.LICENSEGATE_NAMESPACE}.svc`;
+  return [svc, `${svc}.cluster.local`];
+}
 const APPLICATION_KEY = 'application:';
 
 export interface OperatorOptions {
@@ -45,6 +56,8 @@ export class Operator {
   private readonly customers: CustomerReconciler;
   private readonly applications: ApplicationReconciler;
   private leading = false;
+  private ownUsername: string | undefined;
+  private webhook: WebhookServer | undefined;
   private stopping = false;
   private synced = false;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -94,7 +107,14 @@ export class Operator {
     for (const owned of [versionPolicies, pullSecrets, namespaces] as unknown as Informer<KubernetesObject>[]) {
       owned.on('change', (o) => this.enqueueCustomer(o.metadata?.labels?.[CUSTOMER_LABEL]));
     }
-    credentialSecrets.on('change', () => this.enqueueAllCustomers());
+    credentialSecrets.on('change', (secret) => {
+      if (secret.metadata?.name === WEBHOOK_TLS_SECRET) {
+        if (this.leading) this.queue.add(WEBHOOK_KEY);
+        void this.syncWebhookServer().catch((error: unknown) => log.error({ err: error }, 'webhook server failed'));
+        return;
+      }
+      this.enqueueAllCustomers();
+    });
 
     this.customers = new CustomerReconciler({
       kc,
@@ -156,27 +176,69 @@ export class Operator {
 
   /** Starts informers, waits for their first lists, then leads or stands by. */
   async start(): Promise<void> {
-    if (this.options.config.LICENSEGATE_INSTALL_ADMISSION_POLICY) await this.installAdmissionPolicy();
+    const { config } = this.options;
+    if (config.LICENSEGATE_INSTALL_ADMISSION_POLICY || config.LICENSEGATE_WEBHOOK) this.ownUsername = await this.whoAmI();
+    if (config.LICENSEGATE_INSTALL_ADMISSION_POLICY) await this.installAdmissionPolicy(this.ownUsername!);
     for (const informer of this.informers) informer.start();
     await Promise.all(this.informers.map((i) => i.synced));
     this.synced = true;
+    await this.syncWebhookServer();
     this.options.log.info({ identity: this.options.config.LICENSEGATE_IDENTITY }, 'caches synced');
     if (this.elector) this.elector.start();
     else this.startLeading();
   }
 
-  /** Applies the admission policy and bindings, exempting the identity this operator runs as. */
-  private async installAdmissionPolicy(): Promise<void> {
+  /** The user this operator authenticates as: the policies exempt it. */
+  private async whoAmI(): Promise<string> {
     const review = await this.options.kc.makeApiClient(AuthenticationV1Api).createSelfSubjectReview({
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
     });
     const username = review.status?.userInfo?.username;
     if (!username) throw new Error('cannot tell which user the operator runs as (SelfSubjectReview returned none)');
+    return username;
+  }
+
+  /**
+   * Applies the admission policies (the version check only where the admission policy is the
+   * engine; the protection policies always), exempting the identity this operator runs as.
+   */
+  private async installAdmissionPolicy(username: string): Promise<void> {
+    const engine = this.options.config.LICENSEGATE_ADMISSION_ENGINE;
     await applyObjects(this.options.kc, [
-      ...renderAdmissionObjects({ exemptUsernames: [username] }),
+      ...(engine === 'policy' ? renderAdmissionObjects({ exemptUsernames: [username] }) : []),
       ...renderProtectionObjects({ exemptUsernames: [username] }),
     ]);
-    this.options.log.info({ exempt: username }, 'admission policy installed');
+    this.options.log.info({ exempt: username, engine }, 'admission policy installed');
+  }
+
+  /** Every replica serves the webhook once the leader has written its certificate; rotations swap it in place. */
+  private async syncWebhookServer(): Promise<void> {
+    const { config, log } = this.options;
+    if (!config.LICENSEGATE_WEBHOOK || this.stopping) return;
+    const bundle = readTlsBundle(this.caches.credentialSecrets, config.LICENSEGATE_NAMESPACE);
+    if (!bundle) return;
+    if (this.webhook) {
+      this.webhook.setTls(bundle);
+      return;
+    }
+    const workloadByResource = new Map<string, ObjectCache<Workload>>(WORKLOAD_RESOURCES.map((w, i) => [w.resource, this.caches.workloads[i]!]));
+    this.webhook = await serveWebhook({
+      port: config.LICENSEGATE_WEBHOOK_PORT,
+      host: config.LICENSEGATE_WEBHOOK_BIND_ADDRESS,
+      tls: bundle,
+      log,
+      ctx: {
+        policyFor: (namespace) => this.caches.versionPolicies.get(VERSION_POLICY_NAME, namespace)?.spec,
+        parentFor: (resource, namespace, name) => workloadByResource.get(resource)?.get(name, namespace),
+      },
+      onReviewed: (ms, allowed) => this.metrics.webhookSeconds.observe({ allowed: String(allowed) }, ms / 1000),
+    });
+    log.info({ port: this.webhook.port }, 'webhook serving');
+  }
+
+  /** The port the webhook listens on, once it does. */
+  get webhookPort(): number | undefined {
+    return this.webhook?.port;
   }
 
   /** Stops taking work, lets in-flight reconciles finish, releases the lease. */
@@ -185,6 +247,7 @@ export class Operator {
     clearInterval(this.resyncTimer);
     await this.queue.shutdown();
     if (this.elector) await this.elector.stop();
+    await this.webhook?.close();
     for (const informer of this.informers) informer.stop();
     this.leading = false;
     this.metrics.isLeader.set(0);
@@ -196,6 +259,7 @@ export class Operator {
     this.metrics.isLeader.set(1);
     this.options.log.info({ identity: this.options.config.LICENSEGATE_IDENTITY }, 'leading');
     this.resyncAll();
+    if (this.options.config.LICENSEGATE_WEBHOOK) this.queue.add(WEBHOOK_KEY);
     this.resyncTimer = setInterval(() => this.resyncAll(), this.options.config.LICENSEGATE_RESYNC_SECONDS * 1000);
     this.resyncTimer.unref();
   }
@@ -229,6 +293,26 @@ export class Operator {
     for (const name of names) this.queue.add(CUSTOMER_KEY + name);
   }
 
+  private async reconcileWebhook(): Promise<{ requeueAfterMs: number }> {
+    const { config, kc, log } = this.options;
+    const service = config.LICENSEGATE_WEBHOOK_SERVICE;
+    const clientConfig: WebhookClientConfig = config.LICENSEGATE_WEBHOOK_URL
+      ? { url: config.LICENSEGATE_WEBHOOK_URL }
+      : { service: { namespace: config.LICENSEGATE_NAMESPACE, name: service, path: WEBHOOK_PATH, port: 443 } };
+    return reconcileWebhookCerts({
+      kc,
+      writer: this.writer,
+      log,
+      namespace: config.LICENSEGATE_NAMESPACE,
+      hosts: webhookHosts(config),
+      secrets: this.caches.credentialSecrets,
+      clock: this.options.clock ?? (() => new Date()),
+      configuration: config.LICENSEGATE_INSTALL_ADMISSION_POLICY
+        ? { engine: config.LICENSEGATE_ADMISSION_ENGINE, clientConfig, exemptUsernames: [this.ownUsername!] }
+        : undefined,
+    });
+  }
+
   private enqueueCustomer(name: string | undefined): void {
     if (name) this.queue.add(CUSTOMER_KEY + name);
   }
@@ -238,6 +322,7 @@ export class Operator {
     const log = this.options.log.child({ key });
     try {
       if (key.startsWith(CUSTOMER_KEY)) return await this.customers.reconcile(key.slice(CUSTOMER_KEY.length));
+      if (key === WEBHOOK_KEY) return await this.reconcileWebhook();
       return await this.applications.reconcile(key.slice(APPLICATION_KEY.length));
     } catch (error) {
       log.warn({ err: error }, 'reconcile failed');

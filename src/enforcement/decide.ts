@@ -16,7 +16,7 @@ export type AdmissionReason = (typeof AdmissionReason)[keyof typeof AdmissionRea
 
 export interface AdmissionRequest {
   operation: 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
-  object: unknown;
+  object?: unknown;
   oldObject?: unknown;
 }
 

@@ -25,6 +25,19 @@ export const DEFAULT_OPERATOR_USERNAME = 'system:serviceaccount:licensegate-syst
 
 const list = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
 
+/**
+ * CEL that is true unless the request comes from the operator, or from a built-in controller
+ * acting on objects that were admitted already (a ReplicaSet's pods, a Deployment's
+ * ReplicaSets): so running workloads keep their pods during a grace period.
+ */
+export function exemptionExpression(exemptUsernames: string[]): string {
+  return (
+    `!(request.userInfo.username in ${list(exemptUsernames)}) && ` +
+    "request.userInfo.username != 'system:kube-controller-manager' && " +
+    "!request.userInfo.username.startsWith('system:serviceaccount:kube-system:')"
+  );
+}
+
 /** The pod spec of any covered kind (a Pod arriving through pods/ephemeralcontainers too). */
 const podSpec = (o: string) =>
   `${o}.kind == 'Pod' ? ${o}.spec : ${o}.kind == 'CronJob' ? ${o}.spec.jobTemplate.spec.template.spec : ${o}.kind == 'PodTemplate' ? ${o}.template.spec : ${o}.spec.template.spec`;
@@ -115,18 +128,7 @@ export function renderAdmissionPolicy(options: PolicyOptions) {
           { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'] },
         ],
       },
-      matchConditions: [
-        {
-          name: 'not-exempt',
-          // The operator, and the built-in controllers acting on objects that were admitted
-          // already (a ReplicaSet's pods, a Deployment's ReplicaSets): so running workloads
-          // keep their pods during a grace period.
-          expression:
-            `!(request.userInfo.username in ${list(options.exemptUsernames)}) && ` +
-            "request.userInfo.username != 'system:kube-controller-manager' && " +
-            "!request.userInfo.username.startsWith('system:serviceaccount:kube-system:')",
-        },
-      ],
+      matchConditions: [{ name: 'not-exempt', expression: exemptionExpression(options.exemptUsernames) }],
       variables: VARIABLES,
       validations: [
         {

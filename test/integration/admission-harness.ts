@@ -26,7 +26,8 @@ export async function serverVerdict(kc: KubeConfig, object: KubernetesObject, op
     return { allowed: true, message: '', warnings: [] };
   } catch (error) {
     const { code, message } = apiError(error);
-    if (code !== 403 && code !== 422) throw error;
+    // 403/422: refused by a policy or webhook; 500: a webhook that could not be called (fail closed).
+    if (code !== 403 && code !== 422 && code !== 500) throw error;
     return { allowed: false, message, warnings: [] };
   }
 }
@@ -65,10 +66,13 @@ export function deploymentWith(namespace: string, name: string, images: string[]
 }
 
 /** Retries until the API server's admission reflects a just-written policy or param (its informers lag a little). */
-export async function untilAdmission(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+export async function untilAdmission(check: () => Promise<boolean>, timeoutMs = 20_000, describe?: () => Promise<unknown>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('admission did not reach the expected state in time');
+    if (Date.now() > deadline) {
+      const detail = describe ? `: ${JSON.stringify(await describe())}` : '';
+      throw new Error(`admission did not reach the expected state in time${detail}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

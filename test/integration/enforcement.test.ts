@@ -10,7 +10,8 @@ import { REPLICAS_ANNOTATION } from '../../src/enforcement/sweep.js';
 import { applyObjects } from '../../src/kube/apply.js';
 import { apiError } from '../../src/kube/errors.js';
 import type { Operator } from '../../src/operator.js';
-import { deploymentWith, installAdmissionPolicy, podWith, serverVerdict, untilAdmission } from './admission-harness.js';
+import { deploymentWith, installAdmissionPolicy, serverVerdict, untilAdmission } from './admission-harness.js';
+import { admissionSuite, testApplication } from './admission-suite.js';
 import { kubeConfig, uniqueName } from './context.js';
 import { startOperator, watchUntilPasses } from './operator-harness.js';
 
@@ -20,7 +21,6 @@ const apps = kc.makeApiClient(AppsV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const VP_PATH = `/apis/${GROUP}/${VERSION}/versionpolicies`;
-const D1 = 'sha256:' + 'd1'.repeat(32);
 const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 const app = uniqueName('enf-app');
@@ -51,12 +51,7 @@ beforeAll(async () => {
   await installAdmissionPolicy(kc);
   await applyObjects(kc, [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'licensegate-system' } },
-    {
-      apiVersion: API_VERSION,
-      kind: 'Application',
-      metadata: { name: app },
-      spec: { images: [repo], versions: [{ version: '1.0.0', digests: { [repo]: D1 } }, { version: '1.1.0' }, { version: '2.0.0' }] },
-    },
+    testApplication(app).object,
   ], { fieldManager: 'test' });
   operator = await startOperator(kc);
 });
@@ -65,63 +60,16 @@ afterAll(async () => {
   await operator?.stop();
 });
 
-describe('admission', () => {
-  const customer = uniqueName('enf-adm');
-  const license = uniqueName('enf-adm-lic');
-
-  beforeAll(async () => {
-    await scenario(customer, license, { versions: ['>=1.0.0 <2.0.0'] });
-    await grantsExactly(customer, ['1.0.0', '1.1.0']);
-    await untilAdmission(async () => (await serverVerdict(kc, deploymentWith(customer, 'probe', [image('1.0.0')]))).allowed);
-  });
-
-  it('admits a Deployment with a granted tag, and a known digest', async () => {
-    expect(await serverVerdict(kc, deploymentWith(customer, 'ok', [image('1.1.0')]))).toMatchObject({ allowed: true });
-    expect(await serverVerdict(kc, deploymentWith(customer, 'ok-digest', [`${repo}@${D1}`]))).toMatchObject({ allowed: true });
-    // Images outside gated repositories pass.
-    expect(await serverVerdict(kc, deploymentWith(customer, 'other', ['docker.io/library/busybox:1.36', image('1.0.0')]))).toMatchObject({ allowed: true });
-  });
-
-  it.each([
-    ['an ungranted tag', [image('2.0.0')], []],
-    ['an unknown digest', [`${repo}@sha256:${'ee'.repeat(32)}`], []],
-    ['a granted tag with an unknown digest (the digest decides)', [`${repo}:1.0.0@sha256:${'ee'.repeat(32)}`], []],
-    ['no tag (latest)', [repo], []],
-    ['an unlicensed init container', [image('1.0.0')], [image('2.0.0')]],
-  ])('refuses %s, naming image, customer and license', async (_what, images, init) => {
-    const verdict = await serverVerdict(kc, deploymentWith(customer, 'refused', images, 1, init));
-    expect(verdict.allowed).toBe(false);
-    expect(verdict.message).toContain('is not licensed for customer ' + customer);
-    expect(verdict.message).toContain(license);
-    expect(verdict.message).toMatch(/image \S+ is not licensed/);
-  });
-
-  it('refuses a revoked version once the license revokes it', async () => {
-    await patchLicense(license, { revokedVersions: ['1.1.0'] });
-    await grantsExactly(customer, ['1.0.0']);
-    await untilAdmission(async () => !(await serverVerdict(kc, deploymentWith(customer, 'revoked', [image('1.1.0')]))).allowed);
-    const verdict = await serverVerdict(kc, podWith(customer, 'revoked', [image('1.1.0')]));
-    expect(verdict.message).toContain(`image ${image('1.1.0')} is not licensed`);
-  });
-
-  it('refuses an unlicensed ephemeral container added to a running pod', async () => {
-    await core.createNamespacedPod({ namespace: customer, body: podWith(customer, 'debug-me', [image('1.0.0')]) });
-    const pod = await core.readNamespacedPod({ name: 'debug-me', namespace: customer });
-    pod.spec!.ephemeralContainers = [{ name: 'debugger', image: image('2.0.0') }];
-    const error = await core.replaceNamespacedPodEphemeralcontainers({ name: 'debug-me', namespace: customer, body: pod }).then(() => undefined, apiError);
-    expect(error?.message).toContain(`image ${image('2.0.0')} is not licensed`);
-    // A licensed debugger is fine.
-    pod.spec!.ephemeralContainers = [{ name: 'debugger', image: image('1.0.0') }];
-    await core.replaceNamespacedPodEphemeralcontainers({ name: 'debug-me', namespace: customer, body: pod });
-  });
-
-  it('keeps refusing with the operator stopped', async () => {
-    await operator!.stop();
+admissionSuite({
+  engine: 'policy',
+  app: () => app,
+  stopOperator: async () => {
+    await operator?.stop();
     operator = undefined;
-    expect((await serverVerdict(kc, deploymentWith(customer, 'no-operator', [image('2.0.0')]))).allowed).toBe(false);
-    expect((await serverVerdict(kc, deploymentWith(customer, 'no-operator', [image('1.0.0')]))).allowed).toBe(true);
+  },
+  restartOperator: async () => {
     operator = await startOperator(kc);
-  });
+  },
 });
 
 describe('expiry', () => {

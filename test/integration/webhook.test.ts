@@ -1,0 +1,121 @@
+/**
+ * Webhook mode: the operator serves the admission webhook (its certificate issued by itself),
+ * the ValidatingAdmissionPolicy's version check is off, and the same admission suite passes.
+ * Plus what only the webhook can check: scale-ups through the /scale subresource.
+ */
+import { createServer } from 'node:net';
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION, GROUP, VERSION, type VersionPolicy } from '../../src/api/index.js';
+import { renderAdmissionBindings } from '../../src/enforcement/policy.js';
+import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_PATH } from '../../src/enforcement/webhook-config.js';
+import { applyObjects } from '../../src/kube/apply.js';
+import { apiError } from '../../src/kube/errors.js';
+import type { Operator } from '../../src/operator.js';
+import { WEBHOOK_TLS_SECRET } from '../../src/reconcile/webhook.js';
+import { deploymentWith, installAdmissionPolicy, serverVerdict, untilAdmission } from './admission-harness.js';
+import { admissionSuite, testApplication } from './admission-suite.js';
+import { isNotFound, kubeConfig, uniqueName } from './context.js';
+import { operatorKubeConfig, startOperator, watchUntilPasses } from './operator-harness.js';
+
+const kc = kubeConfig();
+const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
+const app = uniqueName('wh-app');
+let operator: Operator | undefined;
+let webhookPort = 0;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function startWebhookOperator(): Promise<Operator> {
+  // As its own ServiceAccount: the webhook exempts the operator, and the tests run as admin.
+  return startOperator(await operatorKubeConfig(kc), {
+    LICENSEGATE_WEBHOOK: 'true',
+    LICENSEGATE_ADMISSION_ENGINE: 'webhook',
+    LICENSEGATE_INSTALL_ADMISSION_POLICY: 'true',
+    LICENSEGATE_WEBHOOK_PORT: String(webhookPort),
+    LICENSEGATE_WEBHOOK_BIND_ADDRESS: '127.0.0.1',
+    LICENSEGATE_WEBHOOK_URL: `https://127.0.0.1:${webhookPort}${WEBHOOK_PATH}`,
+  });
+}
+
+beforeAll(async () => {
+  webhookPort = await freePort();
+  // Only the webhook checks versions here: remove the policy's bindings.
+  for (const binding of renderAdmissionBindings()) {
+    await admission.deleteValidatingAdmissionPolicyBinding({ name: binding.metadata.name }).catch((e: unknown) => {
+      if (!isNotFound(e)) throw e;
+    });
+  }
+  await applyObjects(kc, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'licensegate-system' } }, testApplication(app).object], { fieldManager: 'test' });
+  operator = await startWebhookOperator();
+  // The leader issues the certificate; every replica then serves with it.
+  await untilAdmission(async () => operator!.webhookPort !== undefined);
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  // Leave the cluster as the other suites expect it: no webhook pointing at a stopped process, the policy bound again.
+  await admission.deleteValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME }).catch(() => undefined);
+  await installAdmissionPolicy(kc);
+});
+
+admissionSuite({
+  engine: 'webhook',
+  app: () => app,
+  stopOperator: async () => {
+    await operator?.stop();
+    operator = undefined;
+  },
+  restartOperator: async () => {
+    operator = await startWebhookOperator();
+    await untilAdmission(async () => operator!.webhookPort !== undefined);
+  },
+});
+
+describe('webhook', () => {
+  it('issued its own certificate into a TLS Secret and put the CA into the webhook configuration', async () => {
+    const config = await admission.readValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME });
+    expect(config.webhooks?.map((w) => w.name).sort()).toEqual(['scale.licensegate.dev', 'workloads.licensegate.dev']);
+    for (const w of config.webhooks ?? []) {
+      expect(w.failurePolicy).toBe('Fail');
+      expect(w.timeoutSeconds).toBeLessThanOrEqual(5);
+      expect(Buffer.from(w.clientConfig.caBundle!, 'base64').toString()).toContain('BEGIN CERTIFICATE');
+    }
+    const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: WEBHOOK_TLS_SECRET, namespace: 'licensegate-system' });
+    expect(secret.type).toBe('kubernetes.io/tls');
+  });
+
+  it('refuses scaling up an out-of-license Deployment through the /scale subresource', async () => {
+    const customer = uniqueName('wh-scale');
+    const license = uniqueName('wh-scale-lic');
+    const repo = testApplication(app).repo;
+    await applyObjects(kc, [
+      { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: customer }, spec: { enforcement: { onViolation: 'None' } } },
+      { apiVersion: API_VERSION, kind: 'License', metadata: { name: license }, spec: { customer, application: app, versions: ['1.0.0'] } },
+    ], { fieldManager: 'test' });
+    await watchUntilPasses<VersionPolicy>(kc, `/apis/${GROUP}/${VERSION}/versionpolicies`, (all) => {
+      expect(all.find((p) => p.metadata.namespace === customer)?.spec.repositories[repo]?.allowedTags).toEqual(['1.0.0']);
+    });
+    await untilAdmission(async () => (await serverVerdict(kc, deploymentWith(customer, 'probe', [`${repo}:1.0.0`]))).allowed);
+    await apps.createNamespacedDeployment({ namespace: customer, body: deploymentWith(customer, 'api', [`${repo}:1.0.0`], 1) as V1Deployment });
+    const scale = (replicas: number, dryRun?: 'All') =>
+      apps
+        .patchNamespacedDeploymentScale({ name: 'api', namespace: customer, body: { spec: { replicas } }, dryRun }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+        .then(() => '', (e: unknown) => apiError(e).message);
+    expect(await scale(2)).toBe('');
+
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name: license, body: { spec: { suspended: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await untilAdmission(async () => (await scale(3, 'All')) !== '');
+    expect(await scale(4)).toContain('may not be scaled up');
+    // Scaling down stays allowed.
+    expect(await scale(1)).toBe('');
+  });
+});
