@@ -456,6 +456,14 @@ async function main(): Promise<void> {
     ]),
   );
   console.log(`license phases: ${JSON.stringify(phases)}`);
+  const coldStalls = operator.probes
+    .filter((p) => p.at < s1.at)
+    .sort((x, y) => y.ms - x.ms)
+    .slice(0, 3)
+    .map((p) => `${ms(p.ms)} at ${spawnRel(p.at)}`);
+  const resyncsDue: string[] = [];
+  for (let due = clock.next(leading.at + 1); due < s1.at; due += clock.periodMs) resyncsDue.push(spawnRel(due));
+  console.log(`longest operator /healthz answers (event-loop stalls): ${coldStalls.join(', ') || 'n/a'}; periodic resyncs were due at: ${resyncsDue.join(', ') || 'none'}`);
   console.log(`writes at convergence: ${sum(atConvergence, WRITES)}; by cold-start idle: ${coldWriteTotal} (${(coldWriteTotal / n).toFixed(2)}/customer; minimum 11/customer = finalizer, namespace, VersionPolicy, pull secret, 3 License statuses, Customer status, 3 Activated events)`);
   console.log(`  by verb/kind: ${formatBy(writeGroups(coldWrites))}`);
   console.log(`reconciles by cold-start idle: ${formatBy(sumBy(coldWrites, RECONCILES, 'outcome'))} (${(sum(coldWrites, RECONCILES, { controller: 'customer' }) / n).toFixed(2)} customer reconciles/customer)`);

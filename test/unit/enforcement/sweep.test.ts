@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import type { VersionPolicySpec } from '../../../src/api/index.js';
+import {
+  NODE_SELECTOR_ANNOTATION,
+  planSweep,
+  REPLICAS_ANNOTATION,
+  STOPPED_NODE_LABEL,
+  SUSPENDED_ANNOTATION,
+  type Workload,
+} from '../../../src/enforcement/sweep.js';
+
+const REPO = 'registry.example.com/acme/api';
+const granted: VersionPolicySpec = {
+  customer: 'acme',
+  admission: 'Deny',
+  repositories: { [REPO]: { allowedTags: ['1.0.0'], allowedDigests: [], licenses: ['lic'] } },
+};
+
+const podSpec = (tag: string) => ({ containers: [{ name: 'c', image: `${REPO}:${tag}` }] });
+const meta = (name: string, annotations?: Record<string, string>, extra: object = {}) => ({ name, namespace: 'ns', annotations, ...extra });
+const deployment = (tag: string, replicas: number, annotations?: Record<string, string>): Workload => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: meta('d', annotations),
+  spec: { replicas, template: { spec: podSpec(tag) } },
+});
+
+describe('planSweep', () => {
+  it('leaves licensed workloads alone', () => {
+    expect(planSweep([deployment('1.0.0', 3)], granted, 'ScaleToZero')).toEqual([]);
+  });
+
+  it('scales an unlicensed Deployment to zero, recording its replicas', () => {
+    const [action] = planSweep([deployment('2.0.0', 3)], granted, 'ScaleToZero');
+    expect(action).toMatchObject({
+      type: 'ScaleToZero',
+      image: `${REPO}:2.0.0`,
+      patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: '3' } }, spec: { replicas: 0 } },
+    });
+    expect(action!.message).toContain('scaled to 0 (from 3)');
+  });
+
+  it('does nothing more to a workload already at zero, and keeps the first recorded count', () => {
+    expect(planSweep([deployment('2.0.0', 0, { [REPLICAS_ANNOTATION]: '3' })], granted, 'ScaleToZero')).toEqual([]);
+    // Someone scaled it up by 1 in between (say, the operator was down): the original count stays.
+    const [action] = planSweep([deployment('2.0.0', 1, { [REPLICAS_ANNOTATION]: '3' })], granted, 'ScaleToZero');
+    expect(action!.patch).toMatchObject({ metadata: { annotations: { [REPLICAS_ANNOTATION]: '3' } } });
+  });
+
+  it('restores the exact count once licensed again', () => {
+    const [action] = planSweep([deployment('1.0.0', 0, { [REPLICAS_ANNOTATION]: '3' })], granted, 'ScaleToZero');
+    expect(action).toMatchObject({ type: 'Restore', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: null } }, spec: { replicas: 3 } } });
+  });
+
+  it('suspends Jobs and CronJobs and resumes them', () => {
+    const cron: Workload = { kind: 'CronJob', metadata: meta('c'), spec: { jobTemplate: { spec: { template: { spec: podSpec('2.0.0') } } } } };
+    const [suspend] = planSweep([cron], granted, 'ScaleToZero');
+    expect(suspend).toMatchObject({ type: 'Suspend', patch: { spec: { suspend: true } } });
+    const resumed = { ...cron, metadata: meta('c', { [SUSPENDED_ANNOTATION]: 'true' }), spec: { suspend: true, jobTemplate: { spec: { template: { spec: podSpec('1.0.0') } } } } };
+    expect(planSweep([resumed], granted, 'ScaleToZero')[0]).toMatchObject({ type: 'Restore', patch: { spec: { suspend: false } } });
+  });
+
+  it('stops a DaemonSet with a node selector no node matches, and restores its own selector', () => {
+    const ds: Workload = { kind: 'DaemonSet', metadata: meta('ds'), spec: { template: { spec: { ...podSpec('2.0.0'), nodeSelector: { disk: 'ssd' } } } } };
+    const [stop] = planSweep([ds], granted, 'ScaleToZero');
+    expect(stop).toMatchObject({ type: 'StopDaemonSet', patch: { metadata: { annotations: { [NODE_SELECTOR_ANNOTATION]: '{"disk":"ssd"}' } }, spec: { template: { spec: { nodeSelector: { [STOPPED_NODE_LABEL]: 'true' } } } } } });
+    const stopped: Workload = {
+      kind: 'DaemonSet',
+      metadata: meta('ds', { [NODE_SELECTOR_ANNOTATION]: '{"disk":"ssd"}' }),
+      spec: { template: { spec: { ...podSpec('1.0.0'), nodeSelector: { [STOPPED_NODE_LABEL]: 'true' } } } },
+    };
+    expect(planSweep([stopped], granted, 'ScaleToZero')[0]).toMatchObject({
+      type: 'Restore',
+      patch: { spec: { template: { spec: { nodeSelector: { disk: 'ssd', [STOPPED_NODE_LABEL]: null } } } } },
+    });
+  });
+
+  it('deletes bare Pods, and skips Pods and ReplicaSets that a controller manages', () => {
+    const bare: Workload = { kind: 'Pod', metadata: meta('p'), spec: podSpec('2.0.0') };
+    const owned: Workload = { kind: 'Pod', metadata: meta('q', undefined, { ownerReferences: [{ kind: 'ReplicaSet', controller: true }] }), spec: podSpec('2.0.0') };
+    const rs: Workload = { kind: 'ReplicaSet', metadata: meta('rs', undefined, { ownerReferences: [{ kind: 'Deployment', controller: true }] }), spec: { replicas: 2, template: { spec: podSpec('2.0.0') } } };
+    expect(planSweep([bare, owned, rs], granted, 'ScaleToZero').map((a) => [a.type, a.workload.name])).toEqual([['Delete', 'p']]);
+  });
+
+  it('deletes on Delete, reports on None, and never names a PVC', () => {
+    expect(planSweep([deployment('2.0.0', 3)], granted, 'Delete')[0]).toMatchObject({ type: 'Delete', workload: { kind: 'Deployment' } });
+    expect(planSweep([deployment('2.0.0', 3)], granted, 'None')[0]).toMatchObject({ type: 'Report' });
+    const pvc: Workload = { kind: 'PersistentVolumeClaim', metadata: meta('data'), spec: {} };
+    expect(planSweep([pvc], granted, 'Delete')).toEqual([]);
+  });
+
+  it('ignores workloads being deleted and images outside gated repositories', () => {
+    const deleting = { ...deployment('2.0.0', 3), metadata: meta('d', undefined, { deletionTimestamp: '2026-01-01T00:00:00Z' }) };
+    const other: Workload = { kind: 'Deployment', metadata: meta('o'), spec: { replicas: 1, template: { spec: { containers: [{ name: 'c', image: 'nginx:1.25' }] } } } };
+    expect(planSweep([deleting, other], granted, 'ScaleToZero')).toEqual([]);
+  });
+});
