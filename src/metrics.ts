@@ -42,7 +42,7 @@ export class OperatorMetrics {
 
   readonly licensePhase = new Gauge({
     name: 'licensegate_license_phase',
-    help: '1 for the phase each license is in, 0 for the others.',
+    help: 'One series per license, labelled with the phase it is in (value 1).',
     labelNames: ['license', 'customer', 'application', 'phase'] as const,
     registers: [this.registry],
   });
@@ -65,9 +65,15 @@ export class OperatorMetrics {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'licensegate_' });
   }
 
+  /** The phase last recorded per license, so that a license keeps one phase series, not five. */
+  private readonly phases = new Map<string, string>();
+
   /** Records a license's phase and expiry, replacing what was recorded for it before. */
   recordLicense(license: string, customer: string, application: string, phase: string, expiresAt: Date | undefined): void {
-    for (const p of LICENSE_PHASES) this.licensePhase.set({ license, customer, application, phase: p }, p === phase ? 1 : 0);
+    const previous = this.phases.get(license);
+    if (previous !== undefined && previous !== phase) this.licensePhase.remove({ license, customer, application, phase: previous });
+    this.licensePhase.set({ license, customer, application, phase }, 1);
+    this.phases.set(license, phase);
     if (expiresAt) this.licenseExpiry.set({ license, customer, application }, expiresAt.getTime() / 1000);
     else this.licenseExpiry.remove({ license, customer, application });
   }
@@ -75,6 +81,7 @@ export class OperatorMetrics {
   /** Forgets a deleted license. */
   forgetLicense(license: string, customer: string, application: string): void {
     for (const p of LICENSE_PHASES) this.licensePhase.remove({ license, customer, application, phase: p });
+    this.phases.delete(license);
     this.licenseExpiry.remove({ license, customer, application });
   }
 }

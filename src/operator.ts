@@ -12,7 +12,9 @@ import { renderProtectionObjects } from './enforcement/protection.js';
 import { WEBHOOK_PATH, type WebhookClientConfig } from './enforcement/webhook-config.js';
 import { serveWebhook, type WebhookServer } from './enforcement/webhook-server.js';
 import { readTlsBundle, reconcileWebhookCerts, WEBHOOK_TLS_SECRET } from './reconcile/webhook.js';
-import { applyObjects } from './kube/apply.js';
+import { applyObjects, FIELD_MANAGER } from './kube/apply.js';
+import { reuseConnections } from './kube/connections.js';
+import { apiError } from './kube/errors.js';
 import { Informer, type ObjectLike } from './kube/informer.js';
 import { LeaderElector } from './kube/leader.js';
 import { KubeWriter } from './kube/writer.js';
@@ -63,7 +65,8 @@ export class Operator {
   private resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: OperatorOptions) {
-    const { kc, config, log } = options;
+    const { config, log } = options;
+    const kc = reuseConnections(options.kc);
     const clock = options.clock ?? (() => new Date());
     this.metrics = options.metrics ?? new OperatorMetrics();
     this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }) });
@@ -99,7 +102,10 @@ export class Operator {
 
     // Watch events only enqueue keys; reconciles re-read the caches.
     customers.on('change', (c) => this.enqueueCustomer(c.metadata?.name));
-    licenses.on('change', (l) => this.enqueueCustomer(l.spec?.customer));
+    licenses.on('change', (l, type) => {
+      if (type === 'DELETED') this.metrics.forgetLicense(l.metadata.name, l.spec?.customer ?? '', l.spec?.application ?? '');
+      this.enqueueCustomer(l.spec?.customer);
+    });
     applications.on('change', (a) => {
       this.queue.add(APPLICATION_KEY + a.metadata?.name);
       this.enqueueAllCustomers();
@@ -207,7 +213,7 @@ export class Operator {
     await applyObjects(this.options.kc, [
       ...(engine === 'policy' ? renderAdmissionObjects({ exemptUsernames: [username] }) : []),
       ...renderProtectionObjects({ exemptUsernames: [username] }),
-    ]);
+    ], { fieldManager: FIELD_MANAGER });
     this.options.log.info({ exempt: username, engine }, 'admission policy installed');
   }
 
@@ -319,14 +325,14 @@ export class Operator {
 
   private async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
     if (!this.leading) return {};
-    const log = this.options.log.child({ key });
     try {
       if (key.startsWith(CUSTOMER_KEY)) return await this.customers.reconcile(key.slice(CUSTOMER_KEY.length));
       if (key === WEBHOOK_KEY) return await this.reconcileWebhook();
       return await this.applications.reconcile(key.slice(APPLICATION_KEY.length));
     } catch (error) {
-      log.warn({ err: error }, 'reconcile failed');
-      throw error;
+      // The queue logs and retries; an API error is worth its status line, not its headers.
+      const { code, reason, message } = apiError(error);
+      throw code === 0 ? error : new Error(`API server answered ${code} ${reason}: ${message}`);
     }
   }
 }

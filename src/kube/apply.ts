@@ -8,8 +8,14 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 
-/** The field manager of every write the operator and its tooling make. */
+/** The field manager of every write the operator makes. */
 export const FIELD_MANAGER = 'licensegate';
+/**
+ * The field manager of tooling (npm start, the CLI, benchmarks) applying objects. It must
+ * differ from the operator's: server-side apply drops fields a manager stops sending, so an
+ * operator apply of a finalizer would otherwise delete a spec the same manager had applied.
+ */
+export const TOOL_FIELD_MANAGER = 'licensegate-apply';
 
 /** Reads every YAML document of the given files, skipping empty ones. */
 export async function readYamlObjects(files: string[]): Promise<KubernetesObject[]> {
@@ -32,7 +38,7 @@ export async function applyObjects(
   const applied: KubernetesObject[] = [];
   for (const object of objects) {
     applied.push(
-      await client.patch(object as KubernetesObject, undefined, dryRun, options.fieldManager ?? FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
+      await client.patch(object as KubernetesObject, undefined, dryRun, options.fieldManager ?? TOOL_FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
     );
   }
   return applied;

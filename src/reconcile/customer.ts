@@ -50,6 +50,8 @@ export interface CustomerReconcilerDeps {
 
 export class CustomerReconciler {
   private readonly core: CoreV1Api;
+  /** Statuses written, by "Kind/name", with the cached resourceVersion they replaced. */
+  private readonly written = new Map<string, { before: string | undefined; status: unknown }>();
 
   constructor(private readonly deps: CustomerReconcilerDeps) {
     this.core = deps.kc.makeApiClient(CoreV1Api);
@@ -59,8 +61,9 @@ export class CustomerReconciler {
   async reconcile(name: string): Promise<{ requeueAfterMs?: number }> {
     const { caches, writer, clock } = this.deps;
     const now = clock();
-    const customer = caches.customers.get(name);
-    const licenses = caches.licenses.list().filter((l) => l.spec?.customer === name);
+    const cachedCustomer = caches.customers.get(name);
+    const customer = cachedCustomer && this.withWrittenStatus('Customer', cachedCustomer);
+    const licenses = caches.licenses.list().filter((l) => l.spec?.customer === name).map((l) => this.withWrittenStatus('License', l));
     const applications = caches.applications.list();
     const plan = planCustomer({
       now,
@@ -105,6 +108,21 @@ export class CustomerReconciler {
     if (!plan.nextTransitionAt) return {};
     const wait = plan.nextTransitionAt.getTime() - now.getTime() + TRANSITION_SLACK_MS;
     return { requeueAfterMs: Math.min(Math.max(wait, 0), MAX_REQUEUE_MS) };
+  }
+
+  /**
+   * The object with the status this reconciler last wrote, while the cache has not caught up
+   * with that write yet (its resourceVersion is still the one seen before writing). Without
+   * this, a reconcile right after a status write plans against the old status: it rewrites
+   * the same status and records the same Events twice.
+   */
+  private withWrittenStatus<T extends License | Customer>(kind: string, object: T): T {
+    const written = this.written.get(`${kind}/${object.metadata.name}`);
+    return written && written.before === object.metadata.resourceVersion ? { ...object, status: written.status as T['status'] } : object;
+  }
+
+  private recordWrittenStatus(kind: string, object: License | Customer, status: unknown): void {
+    this.written.set(`${kind}/${object.metadata.name}`, { before: object.metadata.resourceVersion, status });
   }
 
   private namespaceOwners(): Map<string, string> {
@@ -200,9 +218,11 @@ export class CustomerReconciler {
       const status = plan.licenseStatuses.get(license.metadata.name);
       if (!status || sameJson(status, license.status)) continue;
       await writer.applyClusterStatus({ group: GROUP, version: VERSION, plural: 'licenses', kind: 'License', name: license.metadata.name, status });
+      this.recordWrittenStatus('License', license, status);
     }
     if (customer && plan.customerStatus && !sameJson(plan.customerStatus, customer.status)) {
       await writer.applyClusterStatus({ group: GROUP, version: VERSION, plural: 'customers', kind: 'Customer', name, status: plan.customerStatus });
+      this.recordWrittenStatus('Customer', customer, plan.customerStatus);
     }
   }
 }

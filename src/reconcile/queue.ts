@@ -199,13 +199,18 @@ export class WorkQueue {
       this.log?.warn({ key, failures, delayMs, err: error }, 'reconcile failed, retrying with backoff');
       this.addAfter(key, delayMs);
     }
-    this.finish(key, started, outcome);
+    // Yield to the event loop before the next key: a run of reconciles that need no I/O (a
+    // no-op resync) would otherwise chain through microtasks and starve probes, metrics and
+    // lease renewal.
+    const durationMs = this.clock.now() - started;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.finish(key, durationMs, outcome);
   }
 
-  private finish(key: string, started: number, outcome: QueueOutcome): void {
+  private finish(key: string, durationMs: number, outcome: QueueOutcome): void {
     this.processing.delete(key);
     try {
-      this.onProcessed?.(key, this.clock.now() - started, outcome);
+      this.onProcessed?.(key, durationMs, outcome);
     } catch (error) {
       this.log?.error({ key, err: error }, 'work queue onProcessed hook threw');
     }

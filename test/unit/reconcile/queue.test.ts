@@ -227,6 +227,7 @@ describe('WorkQueue', () => {
     await settle();
     expect(drained).toBe(false);
     runs[1]?.fail(new Error('boom'));
+    await settle(); // the queue yields to the event loop after each run
     await shutdown;
     expect(drained).toBe(true);
 

@@ -1,0 +1,54 @@
+/**
+ * Names and defaults shared by the plain manifests (manifests/) and the Helm chart
+ * (charts/licensegate): one place, so the two installs cannot drift apart.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (src/manifests/../..). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The product's version (package.json), which is the chart's appVersion and the image tag. */
+export const APP_VERSION: string = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Where the vendor pushes the image built from the Dockerfile; both installs let it be overridden. */
+export const IMAGE_REPOSITORY = 'ghcr.io/licensegate/licensegate';
+export const DEFAULT_IMAGE = `${IMAGE_REPOSITORY}:${APP_VERSION}`;
+
+/** The operator's namespace in the plain manifests (and the namespace the chart's README suggests). */
+export const DEFAULT_NAMESPACE = 'licensegate-system';
+
+/**
+ * Fixed object names. licensegate is cluster-wide (one operator per cluster: its admission
+ * policies and CRDs are cluster-scoped), so names carry no release prefix.
+ */
+export const NAMES = {
+  app: 'licensegate',
+  serviceAccount: 'licensegate',
+  deployment: 'licensegate',
+  /** ClusterRole and ClusterRoleBinding of the operator. */
+  clusterRole: 'licensegate',
+  /** Role and RoleBinding in the operator's namespace. */
+  role: 'licensegate',
+  /** ClusterRole (and binding) that only an install with the webhook needs. */
+  webhookClusterRole: 'licensegate-webhook',
+  /** Aggregated into view/edit/admin: customer teams may read their namespace's VersionPolicy. */
+  viewerClusterRole: 'licensegate-versionpolicy-viewer',
+  lease: 'licensegate-leader',
+  metricsService: 'licensegate-metrics',
+  webhookService: 'licensegate-webhook',
+  podDisruptionBudget: 'licensegate',
+} as const;
+
+export const PORTS = {
+  /** /metrics, /healthz, /readyz (LICENSEGATE_HTTP_PORT). */
+  http: 8080,
+  /** The webhook's HTTPS port in the container (LICENSEGATE_WEBHOOK_PORT); its Service listens on 443. */
+  webhook: 9443,
+} as const;
+
+/** The in-cluster username of the operator's ServiceAccount, which the admission policies exempt. */
+export function operatorUsername(namespace: string, serviceAccount: string = NAMES.serviceAccount): string {
+  return `system:serviceaccount:${namespace}:${serviceAccount}`;
+}
