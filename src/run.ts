@@ -10,7 +10,7 @@ import { OperatorMetrics } from './metrics.js';
 import { Operator } from './operator.js';
 
 /** Runs the operator until a signal arrives; resolves when it has shut down. */
-export async function runOperator(kc: KubeConfig = defaultKubeConfig()): Promise<void> {
+export async function runOperator(kc: KubeConfig = defaultKubeConfig(), afterStop?: () => Promise<void>): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL);
   const metrics = new OperatorMetrics({ processMetrics: true });
@@ -25,6 +25,7 @@ export async function runOperator(kc: KubeConfig = defaultKubeConfig()): Promise
     log.info({ reason }, 'operator stopping');
     await operator.stop();
     await http.close();
+    await afterStop?.();
     log.info({}, 'operator stopped');
     process.exit(code);
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { applyObjects, readYamlObjects } from './kube/apply.js';
 import { installCrds } from './kube/crds.js';
-import { binaryCacheDir, findRepoRoot, readControlPlaneVersions, startLocalCluster } from './localcluster/index.js';
+import { binaryCacheDir, findRepoRoot, readControlPlaneVersions, serviceAccountKubeConfig, startLocalCluster, type LocalCluster } from './localcluster/index.js';
 import { runOperator } from './run.js';
 
 async function main(): Promise<void> {
@@ -19,10 +19,20 @@ async function main(): Promise<void> {
   }
   console.error('licensegate: no KUBECONFIG set: starting a local control plane (etcd, kube-apiserver, kube-controller-manager)');
   const cluster = await startLocalCluster();
-  process.once('exit', () => void cluster.stop());
+  try {
+    await prepareAndRun(cluster);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+}
+
+async function prepareAndRun(cluster: LocalCluster): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfigPath);
   await installCrds(kc);
+  // The operator runs as its ServiceAccount, so the admission policies can tell it from you (the admin).
+  const operatorKc = await serviceAccountKubeConfig(kc, { namespace: 'licensegate-system', name: 'licensegate', clusterRole: 'cluster-admin' });
   const root = findRepoRoot();
   const examples = join(root, 'examples');
   const files = (await readdir(examples)).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(examples, f));
@@ -33,10 +43,13 @@ async function main(): Promise<void> {
   export KUBECONFIG=${cluster.kubeconfigPath}
   ${kubectl} get licenses,customers,applications
   ${kubectl} get versionpolicies -A -o yaml
+  ${kubectl} -n globex-prod create deployment api --image=registry.acme.example/analytics/api:v2.5.0   # refused: 2.5.0 is revoked
+  ${kubectl} -n globex-prod create deployment api --image=registry.acme.example/analytics/api:v2.6.0   # admitted
 Stop with Ctrl-C (the control plane stops with it).`);
-  process.env.KUBECONFIG = cluster.kubeconfigPath;
   process.env.LICENSEGATE_HTTP_PORT ??= '0';
-  await runOperator(kc);
+  process.env.LICENSEGATE_INSTALL_ADMISSION_POLICY ??= 'true';
+  process.env.LICENSEGATE_LEADER_ELECTION ??= 'false';
+  await runOperator(operatorKc, () => cluster.stop());
 }
 
 main().catch((error: unknown) => {

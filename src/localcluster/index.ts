@@ -14,3 +14,4 @@ export { LOCAL_CONTEXT } from './kubeconfig.js';
 export { isAlive } from './processes.js';
 export { findRepoRoot, stateDir } from './repo.js';
 export { readClusterState, type ClusterState } from './state.js';
+export { serviceAccountKubeConfig } from './identity.js';

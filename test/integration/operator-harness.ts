@@ -1,6 +1,6 @@
 /** Running the operator in-process against the test cluster, and waiting on the cluster by watching. */
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { applyObjects } from '../../src/kube/apply.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { serviceAccountKubeConfig } from '../../src/localcluster/index.js';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { Informer, type ObjectLike } from '../../src/kube/informer.js';
@@ -88,31 +88,6 @@ export async function watchUntilPasses<T extends ObjectLike>(
  * (bound to cluster-admin here; the chart's RBAC is narrower), so that the operator and the
  * tests' admin user are told apart by the policies' exemptions.
  */
-export async function operatorKubeConfig(admin: KubeConfig, serviceAccount = 'licensegate'): Promise<KubeConfig> {
-  const namespace = 'licensegate-system';
-  await applyObjects(admin, [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: serviceAccount, namespace } },
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: `test-${serviceAccount}-admin` },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-      subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
-    },
-  ], { fieldManager: 'test' });
-  const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-    name: serviceAccount,
-    namespace,
-    body: { spec: { expirationSeconds: 3600, audiences: [] } },
-  });
-  const cluster = admin.getCurrentCluster()!;
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: serviceAccount, token: token.status!.token }],
-    contexts: [{ name: serviceAccount, cluster: cluster.name, user: serviceAccount }],
-    currentContext: serviceAccount,
-  });
-  return kc;
+export function operatorKubeConfig(admin: KubeConfig, serviceAccount = 'licensegate'): Promise<KubeConfig> {
+  return serviceAccountKubeConfig(admin, { namespace: 'licensegate-system', name: serviceAccount, clusterRole: 'cluster-admin' });
 }
