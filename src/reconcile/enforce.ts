@@ -26,7 +26,7 @@ export interface SweepDeps {
   workloads: ObjectCache<Workload>[];
   dryRun: boolean;
   clock: () => Date;
-  /** Workload generations already reported (onViolation: None), so each state is reported once per process. */
+  /** Workload generations already reported (onViolation: None, or a dry run), so each state is reported once per process. */
   reported: Set<string>;
 }
 
@@ -37,10 +37,13 @@ export async function sweepCustomer(deps: SweepDeps, policies: VersionPolicy[], 
     const namespace = policy.metadata.namespace!;
     const workloads = deps.workloads.flatMap((cache) => cache.list().filter((w) => w.metadata?.namespace === namespace));
     for (const action of planSweep(workloads, policy.spec, onViolation)) {
-      // A Report is an Event, once per workload state; re-reporting on every resync would be noise.
-      if (action.type === 'Report' && deps.reported.has(reportKey(action, workloads))) continue;
+      // A Report, or anything on a dry run, is only an Event: once per workload state, since
+      // repeating it on every resync would be noise.
+      const onlyReported = action.type === 'Report' || deps.dryRun;
+      const key = `${action.type}:${reportKey(action, workloads)}`;
+      if (onlyReported && deps.reported.has(key)) continue;
       await carryOut(deps, action);
-      if (action.type === 'Report') deps.reported.add(reportKey(action, workloads));
+      if (onlyReported) deps.reported.add(key);
       taken.push(action);
     }
   }

@@ -170,3 +170,43 @@ async function watchFor<T>(read: () => Promise<T | undefined>, timeoutMs = 30_00
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+describe('sweep options', () => {
+  async function unlicensedDeployment(customer: string, onViolation: string) {
+    const license = uniqueName(`${customer}-lic`);
+    await scenario(customer, license, { versions: ['1.0.0'] }, { enforcement: { onViolation } });
+    await grantsExactly(customer, ['1.0.0']);
+    await untilAdmission(async () => (await serverVerdict(kc, deploymentWith(customer, 'probe', [image('1.0.0')]))).allowed);
+    await apps.createNamespacedDeployment({ namespace: customer, body: deploymentWith(customer, 'api', [image('1.0.0')], 2) as V1Deployment });
+    await patchLicense(license, { suspended: true });
+  }
+
+  it('onViolation None leaves the workload running and records an Event', async () => {
+    const customer = uniqueName('enf-none');
+    await unlicensedDeployment(customer, 'None');
+    await watchFor(async () => ((await core.listNamespacedEvent({ namespace: customer })).items.some((e) => e.reason === 'UnlicensedWorkload') ? true : undefined));
+    expect((await apps.readNamespacedDeployment({ name: 'api', namespace: customer })).spec?.replicas).toBe(2);
+  });
+
+  it('onViolation Delete deletes the workload', async () => {
+    const customer = uniqueName('enf-delete');
+    await unlicensedDeployment(customer, 'Delete');
+    await watchFor(async () => ((await apps.listNamespacedDeployment({ namespace: customer })).items.length === 0 ? true : undefined));
+    const events = await core.listNamespacedEvent({ namespace: customer });
+    expect(events.items.map((e) => e.reason)).toContain('Deleted');
+  });
+
+  it('the dry-run switch only records what it would do', async () => {
+    await operator?.stop();
+    operator = await startOperator(kc, { LICENSEGATE_ENFORCEMENT_DRY_RUN: 'true' });
+    try {
+      const customer = uniqueName('enf-dry');
+      await unlicensedDeployment(customer, 'ScaleToZero');
+      await watchFor(async () => ((await core.listNamespacedEvent({ namespace: customer })).items.some((e) => e.reason === 'DryRunScaledToZero') ? true : undefined));
+      expect((await apps.readNamespacedDeployment({ name: 'api', namespace: customer })).spec?.replicas).toBe(2);
+    } finally {
+      await operator.stop();
+      operator = await startOperator(kc);
+    }
+  });
+});
