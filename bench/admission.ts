@@ -8,7 +8,6 @@
  * are only stored) in a namespace no policy matches and in a customer namespace, alternating
  * batches so both see the same machine load.
  */
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -18,7 +17,7 @@ import { renderAdmissionBindings, renderAdmissionObjects } from '../src/enforcem
 import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_PATH } from '../src/enforcement/webhook-config.js';
 import { applyObjects } from '../src/kube/apply.js';
 import { installCrds } from '../src/kube/crds.js';
-import { startLocalCluster } from '../src/localcluster/index.js';
+import { freePort, startLocalCluster } from '../src/localcluster/index.js';
 import { Operator } from '../src/operator.js';
 
 const { values } = parseArgs({ options: { creates: { type: 'string', default: '1000' }, batch: { type: 'string', default: '100' } } });
@@ -67,13 +66,6 @@ async function compare(core: CoreV1Api, baselineNs: string, testedNs: string, pr
   return { baseline, tested };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function until(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -15,3 +15,4 @@ export { isAlive } from './processes.js';
 export { findRepoRoot, stateDir } from './repo.js';
 export { readClusterState, type ClusterState } from './state.js';
 export { serviceAccountKubeConfig } from './identity.js';
+export { freePort } from './ports.js';

@@ -3,7 +3,6 @@
  * the ValidatingAdmissionPolicy's version check is off, and the same admission suite passes.
  * Plus what only the webhook can check: scale-ups through the /scale subresource.
  */
-import { createServer } from 'node:net';
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION, type VersionPolicy } from '../../src/api/index.js';
@@ -12,6 +11,7 @@ import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_PATH } from '../../src/enforcement/
 import { applyObjects } from '../../src/kube/apply.js';
 import { apiError } from '../../src/kube/errors.js';
 import type { Operator } from '../../src/operator.js';
+import { freePort } from '../../src/localcluster/index.js';
 import { WEBHOOK_TLS_SECRET } from '../../src/reconcile/webhook.js';
 import { deploymentWith, installAdmissionPolicy, serverVerdict, untilAdmission } from './admission-harness.js';
 import { admissionSuite, testApplication } from './admission-suite.js';
@@ -25,13 +25,6 @@ const app = uniqueName('wh-app');
 let operator: Operator | undefined;
 let webhookPort = 0;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startWebhookOperator(): Promise<Operator> {
   // As its own ServiceAccount: the webhook exempts the operator, and the tests run as admin.
