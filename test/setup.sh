@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything the test suite needs beyond node_modules, installed only when missing (so a
-# second run costs a second): Debian's registry and skopeo for the pull-secret tests, and
-# the control-plane binaries (built from Go modules into a cache outside the repo).
+# second run costs a second): Debian's registry and skopeo for the pull-secret tests, helm,
+# and the control-plane binaries (both built from Go modules into a cache outside the repo).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,6 +18,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >&2
   apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+
+# helm renders and installs the chart in the tests (HELM_BIN skips the build).
+if [ -z "${HELM_BIN:-}" ]; then
+  bash test/controlplane/build-helm.sh >/dev/null
 fi
 
 if [ -z "${KUBEBUILDER_ASSETS:-}" ] && [ "${LICENSEGATE_TEST_USE_KUBECONFIG:-}" != "1" ]; then

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  AdmissionregistrationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
@@ -32,6 +33,7 @@ export class KubeWriter {
   private readonly objects: KubernetesObjectApi;
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
+  private readonly admission: AdmissionregistrationV1Api;
   /** Writes made so far. */
   writes = 0;
 
@@ -42,6 +44,7 @@ export class KubeWriter {
     this.objects = KubernetesObjectApi.makeApiClient(kc);
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = kc.makeApiClient(CoreV1Api);
+    this.admission = kc.makeApiClient(AdmissionregistrationV1Api);
   }
 
   private get fieldManager(): string {
@@ -63,6 +66,15 @@ export class KubeWriter {
   async mergePatch(object: KubernetesObject): Promise<KubernetesObject> {
     this.count('patch', object.kind ?? '');
     return this.objects.patch(object, undefined, undefined, this.fieldManager, undefined, PatchStrategy.MergePatch);
+  }
+
+  /** RFC 6902 JSON patch of a ValidatingWebhookConfiguration someone else ships (its caBundle). */
+  async patchWebhookConfiguration(name: string, operations: object[]): Promise<void> {
+    this.count('patch', 'ValidatingWebhookConfiguration');
+    await this.admission.patchValidatingWebhookConfiguration(
+      { name, body: operations, fieldManager: this.fieldManager },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
   }
 
   /** Deletes an object; one that is already gone is fine. */

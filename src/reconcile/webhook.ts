@@ -7,7 +7,7 @@ import { isNotFound } from '../kube/errors.js';
 import { sameJson } from './equality.js';
 import type { Logger } from 'pino';
 import { caUsable, issueBundle, issueServingCert, needsRotation, type TlsBundle } from '../kube/certs.js';
-import { renderWebhookConfiguration, type AdmissionEngine, type WebhookClientConfig } from '../enforcement/webhook-config.js';
+import { renderWebhookConfiguration, WEBHOOK_CONFIGURATION_NAME, type AdmissionEngine, type WebhookClientConfig } from '../enforcement/webhook-config.js';
 import type { KubeWriter } from '../kube/writer.js';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../render/labels.js';
 import type { ObjectCache } from './caches.js';
@@ -69,6 +69,34 @@ export async function reconcileWebhookCerts(deps: WebhookCertDeps): Promise<{ re
       liveWebhooks?.length === desired.webhooks.length &&
       desired.webhooks.every((w, i) => sameJson(w.clientConfig, liveWebhooks[i]?.clientConfig) && sameJson(w.rules, liveWebhooks[i]?.rules));
     if (!same) await deps.writer.apply(desired as never);
+  } else {
+    await syncCaBundle(deps, bundle!.caCert);
   }
   return { requeueAfterMs: RECHECK_MS };
+}
+
+/**
+ * For a webhook configuration someone else ships (the Helm chart): keep only its caBundle in
+ * line, with a JSON patch that first tests each webhook's name, so a concurrent reordering
+ * cannot put the CA on the wrong entry. A missing configuration is fine: the webhook is off.
+ */
+async function syncCaBundle(deps: WebhookCertDeps, caCert: string): Promise<void> {
+  const client = KubernetesObjectApi.makeApiClient(deps.kc);
+  const ref = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: WEBHOOK_CONFIGURATION_NAME } };
+  const live = (await client.read(ref).catch((error: unknown) => {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  })) as { webhooks?: { name: string; clientConfig?: { caBundle?: string } }[] } | undefined;
+  const ca = Buffer.from(caCert).toString('base64');
+  const patch = (live?.webhooks ?? []).flatMap((w, i) =>
+    w.clientConfig?.caBundle === ca
+      ? []
+      : [
+          { op: 'test', path: `/webhooks/${i}/name`, value: w.name },
+          { op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: ca },
+        ],
+  );
+  if (patch.length === 0) return;
+  await deps.writer.patchWebhookConfiguration(WEBHOOK_CONFIGURATION_NAME, patch);
+  deps.log.info({ webhooks: patch.length / 2 }, 'webhook caBundle updated');
 }

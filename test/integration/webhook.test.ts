@@ -7,7 +7,7 @@ import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, Pat
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION, type VersionPolicy } from '../../src/api/index.js';
 import { renderAdmissionBindings } from '../../src/enforcement/policy.js';
-import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_PATH } from '../../src/enforcement/webhook-config.js';
+import { renderWebhookConfiguration, WEBHOOK_CONFIGURATION_NAME, WEBHOOK_PATH } from '../../src/enforcement/webhook-config.js';
 import { applyObjects } from '../../src/kube/apply.js';
 import { apiError } from '../../src/kube/errors.js';
 import type { Operator } from '../../src/operator.js';
@@ -110,5 +110,35 @@ describe('webhook', () => {
     expect(await scale(4)).toContain('may not be scaled up');
     // Scaling down stays allowed.
     expect(await scale(1)).toBe('');
+  });
+});
+
+describe('a webhook configuration shipped by someone else (the Helm chart)', () => {
+  it('gets its caBundle filled in and nothing else changed', async () => {
+    await operator?.stop();
+    const shipped = renderWebhookConfiguration({
+      engine: 'webhook',
+      clientConfig: { url: `https://127.0.0.1:${webhookPort}${WEBHOOK_PATH}` },
+      caBundle: '',
+      exemptUsernames: ['system:serviceaccount:licensegate-system:licensegate'],
+    });
+    for (const w of shipped.webhooks) delete (w.clientConfig as { caBundle?: string }).caBundle;
+    await admission.deleteValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME }).catch(() => undefined);
+    await applyObjects(kc, [shipped], { fieldManager: 'helm' });
+    operator = await startOperator(await operatorKubeConfig(kc), {
+      LICENSEGATE_WEBHOOK: 'true',
+      LICENSEGATE_ADMISSION_ENGINE: 'webhook',
+      LICENSEGATE_WEBHOOK_PORT: String(webhookPort),
+      LICENSEGATE_WEBHOOK_BIND_ADDRESS: '127.0.0.1',
+      LICENSEGATE_WEBHOOK_URL: `https://127.0.0.1:${webhookPort}${WEBHOOK_PATH}`,
+    });
+    const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: WEBHOOK_TLS_SECRET, namespace: 'licensegate-system' });
+    const ca = secret.data!['ca.crt']!;
+    await untilAdmission(async () => {
+      const config = await admission.readValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME });
+      return (config.webhooks ?? []).every((w) => w.clientConfig.caBundle === ca);
+    });
+    const config = await admission.readValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME });
+    expect(config.webhooks?.map((w) => w.clientConfig.url)).toEqual(shipped.webhooks.map((w) => (w.clientConfig as { url: string }).url));
   });
 });

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { renderAdmissionObjects } from '../../../src/enforcement/policy.js';
+import { DEFAULT_OPERATOR_USERNAME, renderAdmissionObjects } from '../../../src/enforcement/policy.js';
 import { renderProtectionObjects } from '../../../src/enforcement/protection.js';
 import { WEBHOOK_CONFIGURATION_NAME } from '../../../src/enforcement/webhook-config.js';
 import { APP_VERSION, DEFAULT_IMAGE, DEFAULT_NAMESPACE, operatorUsername } from '../../../src/manifests/names.js';
@@ -71,6 +71,13 @@ describe('the chart with its defaults and manifests/', () => {
     const fromManifests = ofKinds(manifests, ADMISSION);
     expect([...fromChart.keys()].sort()).toEqual([...fromManifests.keys()].sort());
     for (const [k, o] of fromManifests) expect(unlabelled(fromChart.get(k)!), k).toEqual(unlabelled(o));
+  });
+
+  it('exempt the ServiceAccount the operator assumes by default, as it would render the policies itself', () => {
+    const expected = [...renderAdmissionObjects(), ...renderProtectionObjects({ exemptUsernames: [DEFAULT_OPERATOR_USERNAME] })];
+    expect(operatorUsername(DEFAULT_NAMESPACE)).toBe(DEFAULT_OPERATOR_USERNAME);
+    const fromManifests = ofKinds(manifests, ADMISSION);
+    for (const o of expected) expect(unlabelled(fromManifests.get(key(o as Obj))!), key(o as Obj)).toEqual(unlabelled(o as Obj));
   });
 
   it('run the same image with the same settings, probes and security context', () => {
