@@ -14,13 +14,16 @@ export const PROTECT_NAMESPACES_POLICY = 'licensegate-protect-namespaces';
 const list = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
 
 /**
- * Who may still write: the operator, the API server itself (CRD cleanup), and the built-in
- * controllers (namespace deletion removes everything in it).
+ * Who may still write: the operator, the API server itself (CRD cleanup), the built-in
+ * controllers (namespace deletion removes everything in it), and cluster admins
+ * (system:masters): they can delete these policies anyway, so refusing them would protect
+ * nothing and only get in the way of repairs. Tenants are never in that group.
  */
 function privileged(options: PolicyOptions): string {
   return (
     `request.userInfo.username in ${list([...options.exemptUsernames, 'system:apiserver', 'system:kube-controller-manager'])} || ` +
-    "request.userInfo.username.startsWith('system:serviceaccount:kube-system:')"
+    "request.userInfo.username.startsWith('system:serviceaccount:kube-system:') || " +
+    "(has(request.userInfo.groups) && 'system:masters' in request.userInfo.groups)"
   );
 }
 

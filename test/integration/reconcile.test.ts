@@ -7,14 +7,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type CoreV1Event, PatchStrategy, setHeaderOptions, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { API_VERSION, GROUP, VERSION, type License, type VersionPolicy } from '../../src/api/index.js';
+import { API_VERSION, GROUP, VERSION, type Customer, type License, type VersionPolicy } from '../../src/api/index.js';
 import { applyObjects, readYamlObjects } from '../../src/kube/apply.js';
 import { binaryCacheDir, readControlPlaneVersions } from '../../src/localcluster/index.js';
 import { Reason } from '../../src/licensing/reasons.js';
 import type { Operator } from '../../src/operator.js';
 import { CUSTOMER_LABEL } from '../../src/render/labels.js';
 import { pullSecretName } from '../../src/render/pullsecret.js';
-import { isNotFound, kubeConfig, uniqueName } from './context.js';
+import { kubeConfig, uniqueName } from './context.js';
 import { startOperator, watchUntil, watchUntilPasses } from './operator-harness.js';
 
 const kc = kubeConfig();
@@ -286,8 +286,8 @@ describe('deletion', () => {
       const mine = all.filter((ns) => [existing, created].includes(ns.metadata!.name!));
       return mine.length === 2 && mine.every((ns) => !ns.metadata?.labels?.[CUSTOMER_LABEL] && !ns.metadata?.deletionTimestamp) ? true : undefined;
     });
-    const gone = await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'customers', name: customer }).then(() => false, (e: unknown) => isNotFound(e));
-    expect(gone).toBe(true);
+    // The finalizer goes last, once everything else is cleaned up.
+    await watchUntil<Customer, true>(kc, `/apis/${GROUP}/${VERSION}/customers`, (all) => (all.some((c) => c.metadata.name === customer) ? undefined : true));
   });
 });
 
