@@ -193,7 +193,12 @@ describe('helm install, then examples/, with the operator running as the chart S
         template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'api', image: `${API_IMAGE}:${tag}` }] } },
       },
     });
-    const refusal = await eventually(() => refused(() => apps.createNamespacedDeployment({ namespace: 'globex-prod', body: deployment('api-revoked', 'v2.5.0'), dryRun: 'All' })), 30_000);
+    // Until the operator has written the namespace's VersionPolicy, the refusal is "no params found".
+    const refusal = await eventually(async () => {
+      const r = await refused(() => apps.createNamespacedDeployment({ namespace: 'globex-prod', body: deployment('api-revoked', 'v2.5.0'), dryRun: 'All' }));
+      if (!r.message.includes('is not licensed')) throw new Error(r.message);
+      return r;
+    }, 30_000);
     expect(refusal.message).toContain(`licensegate: image ${API_IMAGE}:v2.5.0 is not licensed for customer globex`);
     await apps.createNamespacedDeployment({ namespace: 'globex-prod', body: deployment('api-granted', 'v2.4.1'), dryRun: 'All' });
   });

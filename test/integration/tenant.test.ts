@@ -57,7 +57,12 @@ beforeAll(async () => {
   const nsRole = uniqueName('tenant-ns');
   await rbac.createClusterRole({ body: { metadata: { name: nsRole }, rules: [{ apiGroups: [''], resources: ['namespaces'], resourceNames: [customer], verbs: ['get', 'patch', 'update'] }] } });
   await rbac.createClusterRoleBinding({ body: { metadata: { name: nsRole }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: nsRole }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: TENANT }] } });
-  await untilAdmission(async () => (await refusal(custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'versionpolicies', namespace: customer, name: 'absent' }, asTenant))).includes('NotFound') || true);
+  // Freshly applied policies take a moment to reach the API server's admission: wait until both refuse (dry runs).
+  await untilAdmission(async () => {
+    const vp = await refusal(custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'versionpolicies', namespace: customer, name: VERSION_POLICY_NAME, dryRun: 'All' }, asTenant));
+    const ns = await refusal(core.patchNamespace({ name: customer, body: { metadata: { labels: { [ADMISSION_LABEL]: 'Audit' } } }, dryRun: 'All' }, asTenantMerge));
+    return vp.includes('written only by the licensegate operator') && ns.includes('set only by the licensegate operator');
+  });
 });
 
 afterAll(async () => {
