@@ -14,6 +14,11 @@ export const REPLICAS_ANNOTATION = 'licensegate.dev/replicas-before-enforcement'
 export const SUSPENDED_ANNOTATION = 'licensegate.dev/suspended-by-enforcement';
 /** A DaemonSet's nodeSelector before enforcement (JSON); it is "scaled to zero" by a selector no node matches. */
 export const NODE_SELECTOR_ANNOTATION = 'licensegate.dev/node-selector-before-enforcement';
+/**
+ * On a workload left running (onViolation: None): the unlicensed image it was reported for.
+ * Tenants see it on the object, and a restarted operator does not report it again.
+ */
+export const UNLICENSED_ANNOTATION = 'licensegate.dev/unlicensed-image';
 /** The label a stopped DaemonSet's pods require, which no node carries. */
 export const STOPPED_NODE_LABEL = 'licensegate.dev/stopped-by-enforcement';
 
@@ -33,7 +38,7 @@ export interface Workload {
 
 export type SweepActionType = 'ScaleToZero' | 'Suspend' | 'StopDaemonSet' | 'Delete' | 'Report' | 'Restore';
 
-/** One thing to do to one workload, with the merge patch that does it (none for Delete and Report). */
+/** One thing to do to one workload, with the merge patch that does it (none for Delete). */
 export interface SweepAction {
   type: SweepActionType;
   workload: { apiVersion: string; kind: string; namespace: string; name: string };
@@ -63,16 +68,19 @@ export function planSweep(workloads: Workload[], granted: VersionPolicySpec, onV
       continue;
     }
     const image = denied[0]!.image;
-    const action = violationAction(w, onViolation);
+    const action = violationAction(w, onViolation, image);
     if (!action) continue;
     actions.push({ ...action, workload: ref, image, message: `${action.message}: image ${image} is not licensed for customer ${granted.customer}` });
   }
   return actions;
 }
 
-function violationAction(w: Workload, onViolation: ViolationAction): Omit<SweepAction, 'workload' | 'image'> | undefined {
+function violationAction(w: Workload, onViolation: ViolationAction, image: string): Omit<SweepAction, 'workload' | 'image'> | undefined {
   const annotations = w.metadata?.annotations ?? {};
-  if (onViolation === 'None') return { type: 'Report', message: 'left running (onViolation: None)' };
+  if (onViolation === 'None') {
+    if (annotations[UNLICENSED_ANNOTATION] === image) return undefined;
+    return { type: 'Report', patch: { metadata: { annotations: { [UNLICENSED_ANNOTATION]: image } } }, message: 'left running (onViolation: None)' };
+  }
   if (onViolation === 'Delete') return { type: 'Delete', message: `deleted ${w.kind}` };
   const kind = w.kind!;
   if (REPLICATED_KINDS.includes(kind)) {
@@ -110,6 +118,9 @@ function violationAction(w: Workload, onViolation: ViolationAction): Omit<SweepA
 /** The patch that undoes an earlier enforcement action, if the workload carries one. */
 function restorePatch(w: Workload): Record<string, unknown> | undefined {
   const annotations = w.metadata?.annotations ?? {};
+  if (annotations[UNLICENSED_ANNOTATION] !== undefined) {
+    return { metadata: { annotations: { [UNLICENSED_ANNOTATION]: null } } };
+  }
   if (annotations[REPLICAS_ANNOTATION] !== undefined) {
     return { metadata: { annotations: { [REPLICAS_ANNOTATION]: null } }, spec: { replicas: Number(annotations[REPLICAS_ANNOTATION]) } };
   }
@@ -129,5 +140,6 @@ function describeRestore(w: Workload): string {
   const annotations = w.metadata?.annotations ?? {};
   if (annotations[REPLICAS_ANNOTATION] !== undefined) return `replicas restored to ${annotations[REPLICAS_ANNOTATION]}`;
   if (annotations[SUSPENDED_ANNOTATION] !== undefined) return 'resumed';
+  if (annotations[UNLICENSED_ANNOTATION] !== undefined) return 'no longer reported';
   return 'restarted';
 }

@@ -26,7 +26,7 @@ export interface SweepDeps {
   workloads: ObjectCache<Workload>[];
   dryRun: boolean;
   clock: () => Date;
-  /** Workload generations already reported (onViolation: None, or a dry run), so each state is reported once per process. */
+  /** Workload generations already reported on a dry run, so each state is reported once per process. */
   reported: Set<string>;
 }
 
@@ -37,13 +37,12 @@ export async function sweepCustomer(deps: SweepDeps, policies: VersionPolicy[], 
     const namespace = policy.metadata.namespace!;
     const workloads = deps.workloads.flatMap((cache) => cache.list().filter((w) => w.metadata?.namespace === namespace));
     for (const action of planSweep(workloads, policy.spec, onViolation)) {
-      // A Report, or anything on a dry run, is only an Event: once per workload state, since
+      // On a dry run an action is only an Event: once per workload state (per process), since
       // repeating it on every resync would be noise.
-      const onlyReported = action.type === 'Report' || deps.dryRun;
       const key = `${action.type}:${reportKey(action, workloads)}`;
-      if (onlyReported && deps.reported.has(key)) continue;
+      if (deps.dryRun && deps.reported.has(key)) continue;
       await carryOut(deps, action);
-      if (onlyReported) deps.reported.add(key);
+      if (deps.dryRun) deps.reported.add(key);
       taken.push(action);
     }
   }
@@ -60,7 +59,7 @@ async function carryOut(deps: SweepDeps, action: SweepAction): Promise<void> {
   const { workload } = action;
   const object = { apiVersion: workload.apiVersion, kind: workload.kind, metadata: { name: workload.name, namespace: workload.namespace } };
   const fields = { kind: workload.kind, namespace: workload.namespace, name: workload.name, action: action.type, image: action.image };
-  if (deps.dryRun && action.type !== 'Report') {
+  if (deps.dryRun) {
     log.info(fields, 'enforcement dry run');
     await writer.event({ ...object, ...object.metadata }, 'Warning', `DryRun${SweepEventReason[action.type]}`, `dry run, would have: ${action.message}`, deps.clock());
     return;

@@ -297,6 +297,7 @@ describe('restart', () => {
     await operator.stop();
     operator = await startOperator(kc);
     await operator.whenIdle();
-    expect(operator.writer.writes).toBe(0);
+    const breakdown = await operator.metrics.registry.getSingleMetricAsString('licensegate_api_writes_total');
+    expect(operator.writer.writes, breakdown).toBe(0);
   });
 });

@@ -6,6 +6,7 @@ import {
   REPLICAS_ANNOTATION,
   STOPPED_NODE_LABEL,
   SUSPENDED_ANNOTATION,
+  UNLICENSED_ANNOTATION,
   type Workload,
 } from '../../../src/enforcement/sweep.js';
 
@@ -84,7 +85,16 @@ describe('planSweep', () => {
 
   it('deletes on Delete, reports on None, and never names a PVC', () => {
     expect(planSweep([deployment('2.0.0', 3)], granted, 'Delete')[0]).toMatchObject({ type: 'Delete', workload: { kind: 'Deployment' } });
-    expect(planSweep([deployment('2.0.0', 3)], granted, 'None')[0]).toMatchObject({ type: 'Report' });
+    expect(planSweep([deployment('2.0.0', 3)], granted, 'None')[0]).toMatchObject({
+      type: 'Report',
+      patch: { metadata: { annotations: { [UNLICENSED_ANNOTATION]: `${REPO}:2.0.0` } } },
+    });
+    // Reported once: the annotation says so, across operator restarts too.
+    expect(planSweep([deployment('2.0.0', 3, { [UNLICENSED_ANNOTATION]: `${REPO}:2.0.0` })], granted, 'None')).toEqual([]);
+    expect(planSweep([deployment('1.0.0', 3, { [UNLICENSED_ANNOTATION]: `${REPO}:2.0.0` })], granted, 'None')[0]).toMatchObject({
+      type: 'Restore',
+      patch: { metadata: { annotations: { [UNLICENSED_ANNOTATION]: null } } },
+    });
     const pvc: Workload = { kind: 'PersistentVolumeClaim', metadata: meta('data'), spec: {} };
     expect(planSweep([pvc], granted, 'Delete')).toEqual([]);
   });
