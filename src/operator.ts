@@ -20,7 +20,7 @@ import { LeaderElector } from './kube/leader.js';
 import { KubeWriter } from './kube/writer.js';
 import { OperatorMetrics } from './metrics.js';
 import { ApplicationReconciler } from './reconcile/application.js';
-import type { Caches, ObjectCache } from './reconcile/caches.js';
+import type { Caches, ObjectCache, WorkloadCache } from './reconcile/caches.js';
 import type { Workload } from './enforcement/sweep.js';
 import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CustomerReconciler } from './reconcile/customer.js';
@@ -88,15 +88,17 @@ export class Operator {
       const i = informer<Workload>(w.group === '' ? `/api/v1/${w.resource}` : `/apis/${w.group}/v1/${w.resource}`);
       // Lists don't carry kind/apiVersion per item; the sweep needs them to patch.
       const apiVersion = w.group === '' ? 'v1' : `${w.group}/v1`;
-      const typed: ObjectCache<Workload> = {
-        list: () => i.list().map((o) => ({ ...o, apiVersion, kind: w.kind })),
+      const typed = (o: Workload): Workload => ({ ...o, apiVersion, kind: w.kind });
+      const cache: WorkloadCache = {
+        list: () => i.list().map(typed),
+        inNamespace: (namespace) => i.list().filter((o) => o.metadata?.namespace === namespace).map(typed),
         get: (name, ns) => {
           const o = i.get(name, ns);
-          return o && { ...o, apiVersion, kind: w.kind };
+          return o && typed(o);
         },
       };
       i.on('change', (o) => this.enqueueCustomer(namespaces.get(o.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
-      return typed;
+      return cache;
     });
     this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, credentialSecrets, workloads };
 

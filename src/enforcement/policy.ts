@@ -23,7 +23,9 @@ export interface PolicyOptions {
 /** The default exemption: the operator's ServiceAccount as the Helm chart creates it. */
 export const DEFAULT_OPERATOR_USERNAME = 'system:serviceaccount:licensegate-system:licensegate';
 
-const list = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
+/** A CEL list literal of strings. */
+export const celList = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
+const list = celList;
 
 /**
  * CEL that is true unless the request comes from the operator, or from a built-in controller

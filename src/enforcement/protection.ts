@@ -6,12 +6,12 @@
  */
 import { GROUP } from '../api/index.js';
 import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../render/labels.js';
-import { ADMISSION_LABEL, type PolicyOptions } from './policy.js';
+import { ADMISSION_LABEL, celList, type PolicyOptions } from './policy.js';
 
 export const PROTECT_OWNED_POLICY = 'licensegate-protect-owned';
 export const PROTECT_NAMESPACES_POLICY = 'licensegate-protect-namespaces';
 
-const list = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
+const list = celList;
 
 /**
  * Who may still write: the operator, the API server itself (CRD cleanup), the built-in

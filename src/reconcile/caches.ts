@@ -9,6 +9,12 @@ export interface ObjectCache<T> {
   get(name: string, namespace?: string): T | undefined;
 }
 
+/** A workload informer's cache, with kind and apiVersion filled in (lists don't carry them per item). */
+export interface WorkloadCache extends ObjectCache<Workload> {
+  /** The workloads of one namespace: the sweep's read, which should not copy the whole cluster's. */
+  inNamespace(namespace: string): Workload[];
+}
+
 export interface Caches {
   applications: ObjectCache<Application>;
   customers: ObjectCache<Customer>;
@@ -22,5 +28,5 @@ export interface Caches {
   /** Secrets in the operator's namespace, where credentials Secrets live by convention. */
   credentialSecrets: ObjectCache<V1Secret>;
   /** Every kind of workload the enforcement sweep looks at, cluster-wide. */
-  workloads: ObjectCache<Workload>[];
+  workloads: WorkloadCache[];
 }

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { VersionPolicy, ViolationAction } from '../api/index.js';
 import { planSweep, type SweepAction, type Workload } from '../enforcement/sweep.js';
 import type { KubeWriter } from '../kube/writer.js';
-import type { ObjectCache } from './caches.js';
+import type { WorkloadCache } from './caches.js';
 
 /** Event reasons of the sweep. */
 export const SweepEventReason: Record<SweepAction['type'], string> = {
@@ -23,7 +23,7 @@ export const SweepEventReason: Record<SweepAction['type'], string> = {
 export interface SweepDeps {
   writer: KubeWriter;
   log: Logger;
-  workloads: ObjectCache<Workload>[];
+  workloads: WorkloadCache[];
   dryRun: boolean;
   clock: () => Date;
   /** Workload generations already reported on a dry run, so each state is reported once per process. */
@@ -35,7 +35,7 @@ export async function sweepCustomer(deps: SweepDeps, policies: VersionPolicy[], 
   const taken: SweepAction[] = [];
   for (const policy of policies) {
     const namespace = policy.metadata.namespace!;
-    const workloads = deps.workloads.flatMap((cache) => cache.list().filter((w) => w.metadata?.namespace === namespace));
+    const workloads = deps.workloads.flatMap((cache) => cache.inNamespace(namespace));
     for (const action of planSweep(workloads, policy.spec, onViolation)) {
       // On a dry run an action is only an Event: once per workload state (per process), since
       // repeating it on every resync would be noise.

@@ -45,3 +45,17 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000,
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * Polls `read` (a read of the cluster, not a clock) until it yields a value other than
+ * undefined; for state no watch helper covers, such as what built-in controllers make.
+ */
+export async function pollUntil<T>(read: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`state not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -12,7 +12,7 @@ import { apiError } from '../../src/kube/errors.js';
 import type { Operator } from '../../src/operator.js';
 import { deploymentWith, installAdmissionPolicy, serverVerdict, untilAdmission } from './admission-harness.js';
 import { admissionSuite, testApplication } from './admission-suite.js';
-import { kubeConfig, uniqueName } from './context.js';
+import { kubeConfig, pollUntil, uniqueName } from './context.js';
 import { startOperator, watchUntilPasses } from './operator-harness.js';
 
 const kc = kubeConfig();
@@ -117,7 +117,7 @@ describe('sweep', () => {
     };
     await apps.createNamespacedStatefulSet({ namespace: customer, body: statefulSet });
     // The StatefulSet controller makes the first claim; pods never run here (no kubelet), so one is all it makes.
-    const pvcsBefore = await watchFor(async () => {
+    const pvcsBefore = await pollUntil(async () => {
       const items = (await core.listNamespacedPersistentVolumeClaim({ namespace: customer })).items;
       return items.length > 0 ? items.map((p) => p.metadata!.uid).sort() : undefined;
     });
@@ -127,7 +127,7 @@ describe('sweep', () => {
     expect((await deployments()).map((d) => d.spec?.replicas).sort()).toEqual([2, 3]);
 
     // After the grace period: scaled to zero, counts recorded.
-    await watchFor(async () => {
+    await pollUntil(async () => {
       const all = [...(await deployments()), ...(await apps.listNamespacedStatefulSet({ namespace: customer })).items];
       return all.every((w) => w.spec?.replicas === 0) ? true : undefined;
     });
@@ -146,7 +146,7 @@ describe('sweep', () => {
 
     // Renewal restores the exact counts.
     await patchLicense(license, { expiresAt: rfc3339(new Date(Date.now() + 3_600_000)) });
-    await watchFor(async () => {
+    await pollUntil(async () => {
       const counts = Object.fromEntries(
         [...(await deployments()), ...(await apps.listNamespacedStatefulSet({ namespace: customer })).items].map((w) => [w.metadata!.name, w.spec?.replicas]),
       );
@@ -159,17 +159,6 @@ describe('sweep', () => {
     expect(pvcsAfter).toEqual(expect.arrayContaining(pvcsBefore));
   });
 });
-
-/** Polls a read (not a clock) until it yields a value; for controller-made state that no watch helper covers. */
-async function watchFor<T>(read: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('state not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('sweep options', () => {
   async function unlicensedDeployment(customer: string, onViolation: string) {
@@ -184,14 +173,14 @@ describe('sweep options', () => {
   it('onViolation None leaves the workload running and records an Event', async () => {
     const customer = uniqueName('enf-none');
     await unlicensedDeployment(customer, 'None');
-    await watchFor(async () => ((await core.listNamespacedEvent({ namespace: customer })).items.some((e) => e.reason === 'UnlicensedWorkload') ? true : undefined));
+    await pollUntil(async () => ((await core.listNamespacedEvent({ namespace: customer })).items.some((e) => e.reason === 'UnlicensedWorkload') ? true : undefined));
     expect((await apps.readNamespacedDeployment({ name: 'api', namespace: customer })).spec?.replicas).toBe(2);
   });
 
   it('onViolation Delete deletes the workload', async () => {
     const customer = uniqueName('enf-delete');
     await unlicensedDeployment(customer, 'Delete');
-    await watchFor(async () => ((await apps.listNamespacedDeployment({ namespace: customer })).items.length === 0 ? true : undefined));
+    await pollUntil(async () => ((await apps.listNamespacedDeployment({ namespace: customer })).items.length === 0 ? true : undefined));
     const events = await core.listNamespacedEvent({ namespace: customer });
     expect(events.items.map((e) => e.reason)).toContain('Deleted');
   });
@@ -202,7 +191,7 @@ describe('sweep options', () => {
     try {
       const customer = uniqueName('enf-dry');
       await unlicensedDeployment(customer, 'ScaleToZero');
-      await watchFor(async () => ((await core.listNamespacedEvent({ namespace: customer })).items.some((e) => e.reason === 'DryRunScaledToZero') ? true : undefined));
+      await pollUntil(async () => ((await core.listNamespacedEvent({ namespace: customer })).items.some((e) => e.reason === 'DryRunScaledToZero') ? true : undefined));
       expect((await apps.readNamespacedDeployment({ name: 'api', namespace: customer })).spec?.replicas).toBe(2);
     } finally {
       await operator.stop();

@@ -8,7 +8,7 @@ import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION, type VersionPolicy } from '../../src/api/index.js';
 import { applyObjects } from '../../src/kube/apply.js';
-import { kubeConfig, uniqueName } from './context.js';
+import { kubeConfig, pollUntil, uniqueName } from './context.js';
 import { watchUntil } from './operator-harness.js';
 
 const kc = kubeConfig();
@@ -73,16 +73,6 @@ async function holder(): Promise<string | undefined> {
   }
 }
 
-async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 afterAll(() => {
   for (const p of processes) p.child.kill('SIGKILL');
 });
@@ -93,7 +83,7 @@ describe('two operator processes', () => {
     const a = spawnOperator('operator-a');
     const b = spawnOperator('operator-b');
     await Promise.all([a.port, b.port]);
-    const leaderId = await until(holder, 30_000);
+    const leaderId = await pollUntil(holder, 30_000, 100);
     const leader = leaderId === a.identity ? a : b;
     const follower = leader === a ? b : a;
 
@@ -117,7 +107,7 @@ describe('two operator processes', () => {
     // Kill the leader without a chance to release the lease.
     const killedAt = Date.now();
     leader.child.kill('SIGKILL');
-    await until(async () => ((await holder()) === follower.identity ? true : undefined), 3 * LEASE_SECONDS * 1000);
+    await pollUntil(async () => ((await holder()) === follower.identity ? true : undefined), 3 * LEASE_SECONDS * 1000, 100);
     const handoverMs = Date.now() - killedAt;
     console.log(`leader handover took ${handoverMs} ms (lease ${LEASE_SECONDS} s)`);
     // The lease may have been renewed just before the kill: a full duration plus one retry period.
