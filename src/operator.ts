@@ -10,7 +10,7 @@ import type { OperatorConfig } from './config.js';
 import { renderAdmissionObjects } from './enforcement/policy.js';
 import { renderProtectionObjects } from './enforcement/protection.js';
 import { WEBHOOK_PATH, type WebhookClientConfig } from './enforcement/webhook-config.js';
-import { serveWebhook, type WebhookServer } from './enforcement/webhook-server.js';
+import { serveWebhook, type WebhookServer } from './webhook/server.js';
 import { readTlsBundle, reconcileWebhookCerts, WEBHOOK_TLS_SECRET } from './reconcile/webhook.js';
 import { applyObjects, FIELD_MANAGER } from './kube/apply.js';
 import { reuseConnections } from './kube/connections.js';
@@ -25,7 +25,7 @@ import type { Workload } from './enforcement/sweep.js';
 import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CustomerReconciler } from './reconcile/customer.js';
 import { WorkQueue } from './reconcile/queue.js';
-import { CUSTOMER_LABEL, OWNED_SELECTOR } from './render/labels.js';
+import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
 
 const CUSTOMER_KEY = 'customer:';
 const WEBHOOK_KEY = 'webhook:tls';

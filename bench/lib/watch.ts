@@ -8,7 +8,7 @@ import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { GROUP, VERSION, type License, type VersionPolicy } from '../../src/api/index.js';
 import { Informer, type ObjectLike } from '../../src/kube/informer.js';
-import { OWNED_SELECTOR } from '../../src/render/labels.js';
+import { OWNED_SELECTOR } from '../../src/vocabulary/labels.js';
 import { pullSecretName } from '../../src/render/pullsecret.js';
 import { PULL_SECRET_APPLICATION, type Fixture } from './fixtures.js';
 

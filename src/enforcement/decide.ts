@@ -4,7 +4,7 @@
  * to the same verdicts.
  */
 import type { VersionPolicySpec } from '../api/index.js';
-import { parseImageReference } from './image.js';
+import { parseImageReference } from '../vocabulary/image.js';
 import { imagesOf, raisesWorkload } from './workload.js';
 
 export const AdmissionReason = {

@@ -8,12 +8,10 @@
  * to the same verdicts.
  */
 import { ADMISSION_MODES, API_VERSION, VERSION_POLICY_NAME, type AdmissionMode } from '../api/index.js';
-import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../render/labels.js';
+import { ADMISSION_LABEL, CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../vocabulary/labels.js';
 import { REPLICATED_KINDS, SUSPENDABLE_KINDS, WORKLOAD_RESOURCES } from './workload.js';
 
 export const ADMISSION_POLICY_NAME = 'licensegate-versions';
-/** Namespace label with the customer's admission mode; the operator sets it next to the customer label. */
-export const ADMISSION_LABEL = 'licensegate.dev/admission';
 
 export interface PolicyOptions {
   /** Users whose requests skip the check: the operator itself. */

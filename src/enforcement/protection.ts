@@ -5,8 +5,8 @@
  * namespace could grant itself any version.
  */
 import { GROUP } from '../api/index.js';
-import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../render/labels.js';
-import { ADMISSION_LABEL, celList, type PolicyOptions } from './policy.js';
+import { ADMISSION_LABEL, CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../vocabulary/labels.js';
+import { celList, type PolicyOptions } from './policy.js';
 
 export const PROTECT_OWNED_POLICY = 'licensegate-protect-owned';
 export const PROTECT_NAMESPACES_POLICY = 'licensegate-protect-namespaces';

@@ -1,5 +1,5 @@
 /** The ValidatingWebhookConfiguration that routes requests to the operator's webhook. */
-import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../render/labels.js';
+import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../vocabulary/labels.js';
 import { exemptionExpression } from './policy.js';
 import { WORKLOAD_RESOURCES } from './workload.js';
 

@@ -6,7 +6,7 @@
  * it did not write. It ships with the chart and the manifests, not with the operator, so a
  * compromised operator cannot lift it (its RBAC has no write access to admission policies).
  */
-import { MANAGED_BY, MANAGED_BY_LABEL } from '../render/labels.js';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../vocabulary/labels.js';
 
 export const CONFINE_OPERATOR_POLICY = 'licensegate-confine-operator';
 

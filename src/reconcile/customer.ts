@@ -16,10 +16,9 @@ import {
   type SecretReference,
   type VersionPolicy,
 } from '../api/index.js';
-import { ADMISSION_LABEL } from '../enforcement/policy.js';
 import { isNotFound } from '../kube/errors.js';
 import type { KubeWriter } from '../kube/writer.js';
-import { CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../render/labels.js';
+import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
 import type { CredentialsSecret } from '../render/pullsecret.js';
 import type { Caches } from './caches.js';

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { caUsable, issueBundle, issueServingCert, needsRotation, type TlsBundle } from '../kube/certs.js';
 import { renderWebhookConfiguration, WEBHOOK_CONFIGURATION_NAME, type AdmissionEngine, type WebhookClientConfig } from '../enforcement/webhook-config.js';
 import type { KubeWriter } from '../kube/writer.js';
-import { MANAGED_BY, MANAGED_BY_LABEL } from '../render/labels.js';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../vocabulary/labels.js';
 import type { ObjectCache } from './caches.js';
 
 export const WEBHOOK_TLS_SECRET = 'licensegate-webhook-tls';

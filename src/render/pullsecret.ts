@@ -1,6 +1,6 @@
 /** The pull Secret of one licensed application in one customer namespace. */
 import type { V1Secret } from '@kubernetes/client-node';
-import { ownedLabels } from './labels.js';
+import { ownedLabels } from '../vocabulary/labels.js';
 
 /** Name of the pull Secret for `application`; workloads list it in imagePullSecrets. */
 export function pullSecretName(application: string): string {

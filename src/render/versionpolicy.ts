@@ -8,8 +8,8 @@ import {
   type RepositoryGrant,
   type VersionPolicy,
 } from '../api/index.js';
-import { normalizeRepository } from '../enforcement/image.js';
-import { ownedLabels } from './labels.js';
+import { normalizeRepository } from '../vocabulary/image.js';
+import { ownedLabels } from '../vocabulary/labels.js';
 
 /** One license's grant, as the policy needs it. */
 export interface Grant {

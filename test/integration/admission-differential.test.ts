@@ -6,9 +6,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, VERSION_POLICY_NAME, type VersionPolicySpec } from '../../src/api/index.js';
 import { decideAdmission } from '../../src/enforcement/decide.js';
-import { ADMISSION_LABEL } from '../../src/enforcement/policy.js';
+import { ADMISSION_LABEL } from '../../src/vocabulary/labels.js';
 import { applyObjects } from '../../src/kube/apply.js';
-import { CUSTOMER_LABEL } from '../../src/render/labels.js';
+import { CUSTOMER_LABEL } from '../../src/vocabulary/labels.js';
 import { installAdmissionPolicy, podWith, serverVerdict, untilAdmission } from './admission-harness.js';
 import { kubeConfig, uniqueName } from './context.js';
 

@@ -33,7 +33,7 @@ import { API_VERSION, GROUP, VERSION, type License, type VersionPolicy } from '.
 import { REPLICAS_ANNOTATION } from '../../src/enforcement/sweep.js';
 import { applyObjects } from '../../src/kube/apply.js';
 import type { Operator } from '../../src/operator.js';
-import { CUSTOMER_LABEL, OWNED_SELECTOR } from '../../src/render/labels.js';
+import { CUSTOMER_LABEL, OWNED_SELECTOR } from '../../src/vocabulary/labels.js';
 import { helm } from '../helm-binary.js';
 import { eventually, isNotFound, kubeConfig, uniqueName } from './context.js';
 import { startOperator, watchUntilPasses } from './operator-harness.js';

@@ -12,7 +12,7 @@ import { applyObjects, readYamlObjects } from '../../src/kube/apply.js';
 import { binaryCacheDir, readControlPlaneVersions } from '../../src/localcluster/index.js';
 import { Reason } from '../../src/licensing/reasons.js';
 import type { Operator } from '../../src/operator.js';
-import { CUSTOMER_LABEL } from '../../src/render/labels.js';
+import { CUSTOMER_LABEL } from '../../src/vocabulary/labels.js';
 import { pullSecretName } from '../../src/render/pullsecret.js';
 import { kubeConfig, uniqueName } from './context.js';
 import { startOperator, watchUntil, watchUntilPasses } from './operator-harness.js';

@@ -5,12 +5,12 @@
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION, VERSION_POLICY_NAME, type VersionPolicy } from '../../src/api/index.js';
-import { ADMISSION_LABEL } from '../../src/enforcement/policy.js';
+import { ADMISSION_LABEL } from '../../src/vocabulary/labels.js';
 import { renderProtectionObjects } from '../../src/enforcement/protection.js';
 import { applyObjects } from '../../src/kube/apply.js';
 import { apiError } from '../../src/kube/errors.js';
 import type { Operator } from '../../src/operator.js';
-import { CUSTOMER_LABEL } from '../../src/render/labels.js';
+import { CUSTOMER_LABEL } from '../../src/vocabulary/labels.js';
 import { pullSecretName } from '../../src/render/pullsecret.js';
 import { deploymentWith, installAdmissionPolicy, serverVerdict, untilAdmission } from './admission-harness.js';
 import { kubeConfig, uniqueName } from './context.js';

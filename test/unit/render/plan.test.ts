@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Application, Condition, License, LicenseSpec, VersionPolicy } from '../../../src/api/index.js';
 import { VERSION_POLICY_NAME } from '../../../src/api/index.js';
 import { Reason } from '../../../src/licensing/reasons.js';
-import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../../../src/render/labels.js';
+import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../../../src/vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type CustomerWorld } from '../../../src/render/plan.js';
 import { pullSecretName, type CredentialsSecret } from '../../../src/render/pullsecret.js';
 import {

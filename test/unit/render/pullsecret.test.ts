@@ -5,7 +5,7 @@ import {
   renderPullSecret,
   type CredentialsSecret,
 } from '../../../src/render/pullsecret.js';
-import { APPLICATION_LABEL, CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../../../src/render/labels.js';
+import { APPLICATION_LABEL, CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../../../src/vocabulary/labels.js';
 import { REGISTRY, b64, basicAuthSecret, dockerConfigSecret, readDockerConfig, unb64 } from '../fixtures.js';
 
 const SOURCE = 'Secret licensegate-system/acme-registry';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { API_VERSION, VERSION_POLICY_NAME, type AdmissionMode, type Application } from '../../../src/api/index.js';
-import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../../../src/render/labels.js';
+import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../../../src/vocabulary/labels.js';
 import { renderVersionPolicy, tagFor, type Grant } from '../../../src/render/versionpolicy.js';
 import { REGISTRY, application, digest } from '../fixtures.js';
 

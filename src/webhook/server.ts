@@ -6,8 +6,8 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { TlsBundle } from '../kube/certs.js';
-import { reviewAdmission, type AdmissionReviewRequest, type ReviewContext } from './review.js';
-import { WEBHOOK_PATH } from './webhook-config.js';
+import { reviewAdmission, type AdmissionReviewRequest, type ReviewContext } from '../enforcement/review.js';
+import { WEBHOOK_PATH } from '../enforcement/webhook-config.js';
 
 /** Largest AdmissionReview accepted; the API server sends at most a few MB. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;

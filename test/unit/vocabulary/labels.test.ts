@@ -6,7 +6,7 @@ import {
   MANAGED_BY_LABEL,
   OWNED_SELECTOR,
   ownedLabels,
-} from '../../../src/render/labels.js';
+} from '../../../src/vocabulary/labels.js';
 
 describe('ownedLabels', () => {
   it('marks an object as managed by licensegate, for a customer', () => {

@@ -1,9 +1,14 @@
-/** Labels and annotations on everything licensegate writes. */
+/**
+ * Labels and annotations on everything licensegate writes: vocabulary shared by render/,
+ * enforcement/ and the shell, so that none of them imports another's internals for it.
+ */
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'licensegate';
 export const CUSTOMER_LABEL = 'licensegate.dev/customer';
 export const APPLICATION_LABEL = 'licensegate.dev/application';
+/** Namespace label with the customer's admission mode; the operator sets it next to the customer label. */
+export const ADMISSION_LABEL = 'licensegate.dev/admission';
 /** Set on namespaces the operator created (rather than found), for the record. */
 export const CREATED_BY_OPERATOR_ANNOTATION = 'licensegate.dev/created-by-operator';
 /** Label selector of every object the operator owns. */

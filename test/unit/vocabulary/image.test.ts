@@ -4,7 +4,7 @@ import {
   normalizeRepository,
   parseImageReference,
   type ImageReference,
-} from '../../../src/enforcement/image.js';
+} from '../../../src/vocabulary/image.js';
 import { digest } from '../fixtures.js';
 
 const SHA = digest('a');
