@@ -42,7 +42,7 @@ export function renderProtectionObjects(options: PolicyOptions) {
       failurePolicy: 'Fail',
       matchConstraints: {
         resourceRules: [
-          { apiGroups: [GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['versionpolicies'] },
+          { apiGroups: [GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['versionpolicies', 'ledgers'] },
           { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['secrets'] },
         ],
       },
@@ -74,8 +74,9 @@ export function renderProtectionObjects(options: PolicyOptions) {
     spec: {
       policyName: PROTECT_OWNED_POLICY,
       validationActions: ['Deny'],
-      // Every VersionPolicy, labelled or not: a tenant must not create one where none is yet.
-      matchResources: { resourceRules: [{ apiGroups: [GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['versionpolicies'] }] },
+      // Every VersionPolicy and Ledger, labelled or not: nobody may create one where none is
+      // yet (a forged Ledger could hand out seats, tokens or a fresh trial).
+      matchResources: { resourceRules: [{ apiGroups: [GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['versionpolicies', 'ledgers'] }] },
     },
   };
   const namespacesPolicy = {

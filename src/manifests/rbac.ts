@@ -52,6 +52,9 @@ export function clusterRules(): PolicyRule[] {
     { apiGroups: [GROUP], resources: ['applications/status', 'customers/status', 'licenses/status'], verbs: ['patch'] },
     // One VersionPolicy per customer namespace: applied (create on first apply), pruned.
     { apiGroups: [GROUP], resources: ['versionpolicies'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] },
+    // Ledgers: the durable record per customer × application. Created and updated with
+    // resourceVersion preconditions (claims are compare-and-swap); never deleted.
+    { apiGroups: [GROUP], resources: ['ledgers'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
     // Customer namespaces: created when missing, labelled and released; never deleted.
     { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch', 'create', 'patch'] },
     // Pull Secrets in customer namespaces, the webhook certificate, and credentials Secrets

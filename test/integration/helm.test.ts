@@ -335,6 +335,6 @@ describe('helm uninstall', () => {
 
     // The CRDs stay: Helm never deletes what it installed from crds/.
     const crds = (await admin.makeApiClient(ApiextensionsV1Api).listCustomResourceDefinition()).items.map((c) => c.metadata!.name!);
-    expect(crds.filter((n) => n.endsWith(`.${GROUP}`)).sort()).toEqual([`applications.${GROUP}`, `customers.${GROUP}`, `licenses.${GROUP}`, `versionpolicies.${GROUP}`]);
+    expect(crds.filter((n) => n.endsWith(`.${GROUP}`)).sort()).toEqual([`applications.${GROUP}`, `customers.${GROUP}`, `ledgers.${GROUP}`, `licenses.${GROUP}`, `versionpolicies.${GROUP}`]);
   }, 180_000);
 });
