@@ -5,7 +5,7 @@
  */
 import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { GROUP, VERSION, VERSION_POLICY_NAME, type Application, type Customer, type License, type VersionPolicy } from './api/index.js';
+import { GROUP, VERSION, VERSION_POLICY_NAME, type Application, type Customer, type Ledger, type License, type VersionPolicy } from './api/index.js';
 import type { OperatorConfig } from './config.js';
 import { renderAdmissionObjects } from './enforcement/policy.js';
 import { renderProtectionObjects } from './enforcement/protection.js';
@@ -82,6 +82,7 @@ export class Operator {
     const licenses = informer<License>(crd('licenses'));
     const namespaces = informer<V1Namespace>('/api/v1/namespaces');
     const versionPolicies = informer<VersionPolicy>(crd('versionpolicies'), OWNED_SELECTOR);
+    const ledgers = informer<Ledger>(crd('ledgers'));
     const pullSecrets = informer<V1Secret>('/api/v1/secrets', OWNED_SELECTOR);
     const credentialSecrets = informer<V1Secret>(`/api/v1/namespaces/${config.LICENSEGATE_NAMESPACE}/secrets`);
     const workloads = WORKLOAD_RESOURCES.map((w) => {
@@ -100,7 +101,8 @@ export class Operator {
       i.on('change', (o) => this.enqueueCustomer(namespaces.get(o.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
       return cache;
     });
-    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, credentialSecrets, workloads };
+    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, credentialSecrets, ledgers, workloads };
+    ledgers.on('change', (l) => this.enqueueCustomer(l.spec?.customer));
 
     // Watch events only enqueue keys; reconciles re-read the caches.
     customers.on('change', (c) => this.enqueueCustomer(c.metadata?.name));

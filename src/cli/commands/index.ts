@@ -1,0 +1,6 @@
+/** Every subcommand of the licensegate CLI, in the order `--help` lists them. */
+import type { Command } from 'commander';
+
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];
