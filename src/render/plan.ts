@@ -109,16 +109,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
   const parsedSpec = customerSpec.safeParse(customer.spec);
   if (!parsedSpec.success) {
     // The CRD schema normally stops this; a Customer stored under an older schema can still get here.
-    const issue = parsedSpec.error.issues[0]!;
-    const invalid: DesiredCondition = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: `spec.${issue.path.join('.')}: ${issue.message}` };
-    return {
-      ...base,
-      namespaces: [],
-      admission: 'Deny',
-      objects: [],
-      sweepPolicies: [],
-      customerStatus: { ...customer.status, conditions: mergeConditions(customer.status?.conditions, [invalid], now, customer.metadata.generation) },
-    };
+    return { ...base, ...gatedWithNothingGranted(world, customer, parsedSpec.error.issues[0]!) };
   }
   const spec = parsedSpec.data;
   const wanted = spec.namespaces ?? [customer.metadata.name];
@@ -179,6 +170,38 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
 }
 
 const refKey = (ref: SecretReference) => `${ref.namespace}/${ref.name}`;
+
+/** Reason of a Customer whose stored spec the operator cannot understand. */
+export const CUSTOMER_INVALID_SPEC = 'InvalidSpec';
+
+/**
+ * A Customer whose spec no longer parses (stored under an older schema, say) fails closed: the
+ * namespaces it holds now stay labelled, so the admission policy still covers them, and get a
+ * VersionPolicy that grants nothing (Deny), with no pull secrets. Releasing them instead would
+ * take them out of the policy's selector and admit everything. No namespace is claimed from
+ * the unreadable spec, and running workloads are left alone (no sweep: the spec's onViolation
+ * cannot be read either) until the Customer is fixed; the Ready condition says why.
+ */
+function gatedWithNothingGranted(world: CustomerWorld, customer: Customer, issue: { path: PropertyKey[]; message: string }) {
+  const name = customer.metadata.name;
+  const namespaces = [...world.namespaceOwners].filter(([, owner]) => owner === name).map(([ns]) => ns).sort();
+  const objects: OwnedObject[] = namespaces.map((namespace) =>
+    renderVersionPolicy({ namespace, customer: name, admission: 'Deny', applications: world.applications, grants: [] }),
+  );
+  const invalid: DesiredCondition = {
+    type: 'Ready',
+    status: 'False',
+    reason: CUSTOMER_INVALID_SPEC,
+    message: `spec.${issue.path.map(String).join('.')}: ${issue.message}; its namespaces stay gated with nothing granted until the spec is fixed`,
+  };
+  return {
+    namespaces,
+    admission: 'Deny' as const,
+    objects,
+    sweepPolicies: [],
+    customerStatus: { ...customer.status, conditions: mergeConditions(customer.status?.conditions, [invalid], world.now, customer.metadata.generation) },
+  };
+}
 
 function byCreation(a: License, b: License): number {
   const ta = String(a.metadata.creationTimestamp ?? '');

@@ -4,7 +4,7 @@ import type { Application, Condition, License, LicenseSpec, VersionPolicy } from
 import { VERSION_POLICY_NAME } from '../../../src/api/index.js';
 import { Reason } from '../../../src/licensing/reasons.js';
 import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../../../src/vocabulary/labels.js';
-import { planCustomer, type CustomerPlan, type CustomerWorld } from '../../../src/render/plan.js';
+import { CUSTOMER_INVALID_SPEC, planCustomer, type CustomerPlan, type CustomerWorld } from '../../../src/render/plan.js';
 import { pullSecretName, type CredentialsSecret } from '../../../src/render/pullsecret.js';
 import {
   DAY,
@@ -318,6 +318,29 @@ describe('planCustomer: a Customer that is gone', () => {
     expect(plan.namespaces).toEqual([]);
     expect(plan.objects).toEqual([]);
     expect(plan.customerStatus).toBeUndefined();
+  });
+});
+
+describe('planCustomer: a Customer whose spec no longer parses', () => {
+  // Stored under an older schema: the CRD no longer stops it, the zod schema does.
+  const broken = () => ({ ...customer('globex'), spec: { namespaces: 'globex-prod', enforcement: { admission: 'Maybe' } } }) as unknown as ReturnType<typeof customer>;
+
+  it('keeps the namespaces it holds gated with nothing granted (fails closed), and says why', () => {
+    const plan = planCustomer(
+      world({ customer: broken(), licenses: [lic('globex-analytics')], namespaceOwners: new Map([['globex-prod', 'globex'], ['other', 'initech']]) }),
+    );
+    expect(plan.namespaces).toEqual(['globex-prod']);
+    expect(plan.admission).toBe('Deny');
+    expect(objectKeys(plan)).toEqual([`VersionPolicy/globex-prod/${VERSION_POLICY_NAME}`]);
+    for (const grant of Object.values(policies(plan)[0]!.spec.repositories)) expect(grant.allowedTags).toEqual([]);
+    expect(plan.sweepPolicies).toEqual([]);
+    expect(ready(plan)).toMatchObject({ status: 'False', reason: CUSTOMER_INVALID_SPEC, message: expect.stringContaining('stay gated with nothing granted') });
+  });
+
+  it('claims no namespace from the unreadable spec', () => {
+    const plan = planCustomer(world({ customer: broken(), namespaceOwners: new Map() }));
+    expect(plan.namespaces).toEqual([]);
+    expect(plan.objects).toEqual([]);
   });
 });
 
