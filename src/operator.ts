@@ -23,6 +23,7 @@ import { ApplicationReconciler } from './reconcile/application.js';
 import type { Caches, ObjectCache, WorkloadCache } from './reconcile/caches.js';
 import type { Workload } from './enforcement/sweep.js';
 import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
+import { CredentialsReader } from './reconcile/credentials.js';
 import { CustomerReconciler } from './reconcile/customer.js';
 import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
@@ -141,7 +142,8 @@ export class Operator {
         }
       },
     });
-    this.applications = new ApplicationReconciler({ caches: this.caches, writer: this.writer, clock });
+    const credentials = new CredentialsReader(kc, config.LICENSEGATE_NAMESPACE, credentialSecrets);
+    this.applications = new ApplicationReconciler({ caches: this.caches, writer: this.writer, clock, credentials, operatorNamespace: config.LICENSEGATE_NAMESPACE });
 
     this.queue = new WorkQueue({
       concurrency: config.LICENSEGATE_WORKERS,

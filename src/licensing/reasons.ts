@@ -16,6 +16,8 @@ export const Reason = {
   TrialAlreadyUsed: 'TrialAlreadyUsed',
   RequiredLicenseNotFound: 'RequiredLicenseNotFound',
   RequiredLicenseInactive: 'RequiredLicenseInactive',
+  /** spec.registryCredentialsSecret names a Secret the operator may not copy (outside its namespace, not opted in). */
+  CredentialsNotAllowed: 'CredentialsNotAllowed',
   Valid: 'Valid',
   NotExpiringSoon: 'NotExpiringSoon',
   ExpiresWithin30Days: 'ExpiresWithin30Days',

@@ -3,7 +3,7 @@
  * difference — namespaces claimed and released, owned objects applied and pruned, statuses
  * and Events — and say when the clock next changes something.
  */
-import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   API_VERSION,
@@ -13,15 +13,13 @@ import {
   type AdmissionMode,
   type Customer,
   type License,
-  type SecretReference,
   type VersionPolicy,
 } from '../api/index.js';
-import { isNotFound } from '../kube/errors.js';
 import type { KubeWriter } from '../kube/writer.js';
 import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
-import type { CredentialsSecret } from '../render/pullsecret.js';
 import type { Caches } from './caches.js';
+import { CredentialsReader } from './credentials.js';
 import { sweepCustomer, type SweepDeps } from './enforce.js';
 import { containsEntries, sameJson } from './equality.js';
 
@@ -48,12 +46,12 @@ export interface CustomerReconcilerDeps {
 }
 
 export class CustomerReconciler {
-  private readonly core: CoreV1Api;
+  private readonly credentials: CredentialsReader;
   /** Statuses written, by "Kind/name", with the cached resourceVersion they replaced. */
   private readonly written = new Map<string, { before: string | undefined; status: unknown }>();
 
   constructor(private readonly deps: CustomerReconcilerDeps) {
-    this.core = deps.kc.makeApiClient(CoreV1Api);
+    this.credentials = new CredentialsReader(deps.kc, deps.operatorNamespace, deps.caches.credentialSecrets);
   }
 
   /** Brings the customer's namespaces and statuses in line; returns when to look again. */
@@ -70,8 +68,12 @@ export class CustomerReconciler {
       customer,
       applications,
       licenses,
-      credentials: await this.gatherCredentials(licenses, applications.map((a) => a.spec.registry?.credentialsSecret)),
+      credentials: await this.credentials.gather([
+        ...licenses.map((l) => l.spec.registryCredentialsSecret),
+        ...applications.map((a) => a.spec.registry?.credentialsSecret),
+      ]),
       namespaceOwners: this.namespaceOwners(),
+      operatorNamespace: this.deps.operatorNamespace,
     });
     this.deps.onPlanned?.(name, plan, licenses);
 
@@ -131,29 +133,6 @@ export class CustomerReconciler {
       if (owner) owners.set(ns.metadata!.name!, owner);
     }
     return owners;
-  }
-
-  private async gatherCredentials(licenses: License[], appRefs: (SecretReference | undefined)[]): Promise<Map<string, CredentialsSecret>> {
-    const refs = [...licenses.map((l) => l.spec.registryCredentialsSecret), ...appRefs].filter((r): r is SecretReference => r !== undefined);
-    const found = new Map<string, CredentialsSecret>();
-    for (const ref of refs) {
-      const key = `${ref.namespace}/${ref.name}`;
-      if (found.has(key)) continue;
-      const secret = ref.namespace === this.deps.operatorNamespace
-        ? this.deps.caches.credentialSecrets.get(ref.name, ref.namespace)
-        : await this.readSecret(ref);
-      if (secret) found.set(key, { type: secret.type, data: secret.data });
-    }
-    return found;
-  }
-
-  private async readSecret(ref: SecretReference): Promise<V1Secret | undefined> {
-    try {
-      return await this.core.readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
   }
 
   /**

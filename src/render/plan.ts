@@ -19,6 +19,7 @@ import { customerSpec } from '../api/index.js';
 import { evaluateLicense, type LicenseEvaluation } from '../licensing/evaluate.js';
 import { Reason } from '../licensing/reasons.js';
 import { mergeConditions, rfc3339, type DesiredCondition } from './conditions.js';
+import { credentialsRefusal } from './credentials.js';
 import { renderPullSecret, type CredentialsSecret } from './pullsecret.js';
 import { renderVersionPolicy, type Grant } from './versionpolicy.js';
 
@@ -35,6 +36,8 @@ export interface CustomerWorld {
   credentials: ReadonlyMap<string, CredentialsSecret>;
   /** The customer label found on each labelled namespace. */
   namespaceOwners: ReadonlyMap<string, string>;
+  /** The operator's namespace: credentials Secrets elsewhere must opt in (credentials.ts). */
+  operatorNamespace: string;
 }
 
 /** An Event to record against a License or Customer. */
@@ -79,14 +82,18 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
   const trialOwners = trialOwnership(customer, licenses);
 
   const evaluations = evaluateAll(licenses, (license, requiredPhases) =>
-    evaluateLicense(license, {
-      now,
-      application: appsByName.get(license.spec.application),
-      customerExists: customer !== undefined,
-      trialStartedAt: license.status?.trialStartedAt ? new Date(license.status.trialStartedAt) : undefined,
-      earlierTrial: earlierTrial(license, trialOwners),
-      requiredPhases,
-    }),
+    refuseForeignCredentials(
+      license,
+      evaluateLicense(license, {
+        now,
+        application: appsByName.get(license.spec.application),
+        customerExists: customer !== undefined,
+        trialStartedAt: license.status?.trialStartedAt ? new Date(license.status.trialStartedAt) : undefined,
+        earlierTrial: earlierTrial(license, trialOwners),
+        requiredPhases,
+      }),
+      world,
+    ),
   );
 
   const events: PlannedEvent[] = [];
@@ -143,6 +150,11 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
       if (!ref) continue;
       const source = `Secret ${refKey(ref)}`;
       const credentials = world.credentials.get(refKey(ref));
+      const refused = credentialsRefusal(ref, world.operatorNamespace, credentials);
+      if (refused) {
+        credentialProblems.push(`${refused} (for ${application})`);
+        continue;
+      }
       if (!credentials) {
         credentialProblems.push(`${source} (for ${application}) does not exist`);
         continue;
@@ -170,6 +182,26 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
 }
 
 const refKey = (ref: SecretReference) => `${ref.namespace}/${ref.name}`;
+
+/** A License naming credentials the operator may not copy is Invalid: it grants nothing until fixed. */
+function refuseForeignCredentials(license: License, evaluation: LicenseEvaluation, world: CustomerWorld): LicenseEvaluation {
+  const ref = license.spec.registryCredentialsSecret;
+  if (!ref || evaluation.phase === 'Invalid') return evaluation;
+  const refused = credentialsRefusal(ref, world.operatorNamespace, world.credentials.get(refKey(ref)));
+  if (!refused) return evaluation;
+  return {
+    ...evaluation,
+    phase: 'Invalid',
+    reason: Reason.CredentialsNotAllowed,
+    message: `spec.registryCredentialsSecret: ${refused}`,
+    grantedVersions: [],
+    resolvedVersions: [],
+    keepsPullSecret: false,
+    expiringWithinDays: undefined,
+    expiringSoonReason: Reason.NotExpiringSoon,
+    nextTransitionAt: undefined,
+  };
+}
 
 /** Reason of a Customer whose stored spec the operator cannot understand. */
 export const CUSTOMER_INVALID_SPEC = 'InvalidSpec';

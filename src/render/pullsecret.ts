@@ -11,6 +11,8 @@ export function pullSecretName(application: string): string {
 export interface CredentialsSecret {
   type: string | undefined;
   data: Record<string, string> | undefined;
+  /** Its labels: a Secret outside the operator's namespace must opt in (see credentials.ts). */
+  labels?: Record<string, string> | undefined;
 }
 
 export type PullSecretResult =

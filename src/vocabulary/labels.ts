@@ -22,3 +22,9 @@ export function ownedLabels(customer: string, application?: string): Record<stri
     ...(application ? { [APPLICATION_LABEL]: application } : {}),
   };
 }
+/**
+ * A Secret outside the operator's namespace may serve as registry credentials only when its
+ * owners label it so (value "true"): naming it in a License or Application is not enough, or
+ * whoever may write a License could copy any Secret of the cluster into a customer namespace.
+ */
+export const CREDENTIALS_OPT_IN_LABEL = 'licensegate.dev/registry-credentials';

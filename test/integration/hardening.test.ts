@@ -2,14 +2,17 @@
  * Defects found in review, each shown fixed on the real API server: bad input, a tenant or a
  * fault must never make the operator fail open.
  */
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Namespace } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_VERSION, GROUP, VERSION, type Customer, type VersionPolicy } from '../../src/api/index.js';
+import { API_VERSION, GROUP, VERSION, type Application, type Customer, type License, type VersionPolicy } from '../../src/api/index.js';
+import { Reason } from '../../src/licensing/reasons.js';
+import { CREDENTIALS_NOT_ALLOWED } from '../../src/render/credentials.js';
+import { pullSecretName } from '../../src/render/pullsecret.js';
 import { applyObjects } from '../../src/kube/apply.js';
 import type { Operator } from '../../src/operator.js';
 import { CUSTOMER_INVALID_SPEC } from '../../src/render/plan.js';
-import { CUSTOMER_LABEL } from '../../src/vocabulary/labels.js';
-import { kubeConfig, uniqueName } from './context.js';
+import { CREDENTIALS_OPT_IN_LABEL, CUSTOMER_LABEL } from '../../src/vocabulary/labels.js';
+import { isNotFound, kubeConfig, uniqueName } from './context.js';
 import { startOperator, watchUntilPasses } from './operator-harness.js';
 
 const kc = kubeConfig();
@@ -19,6 +22,9 @@ const crds = kc.makeApiClient(ApiextensionsV1Api);
 const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 const VP_PATH = `/apis/${GROUP}/${VERSION}/versionpolicies`;
 const CUSTOMER_PATH = `/apis/${GROUP}/${VERSION}/customers`;
+const LICENSE_PATH = `/apis/${GROUP}/${VERSION}/licenses`;
+const APPLICATION_PATH = `/apis/${GROUP}/${VERSION}/applications`;
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const OPERATOR_NAMESPACE = 'licensegate-system';
 
 const app = uniqueName('hard-app');
@@ -86,5 +92,69 @@ describe('defect 1: a Customer that no longer parses', () => {
     const policy = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'versionpolicies', namespace: customer, name: 'licensegate' })) as VersionPolicy;
     expect(policy.spec.admission).toBe('Deny');
     expect(policy.spec.repositories[repo]?.allowedTags).toEqual([]);
+  });
+});
+
+describe('defect 3: credentials Secrets outside the operator namespace (confused deputy)', () => {
+  const VENDOR = 'license-writer@vendor.example';
+  const asVendor = setHeaderOptions('Impersonate-User', VENDOR);
+  const victimNs = uniqueName('hard-victim');
+  const victim = 'database-password';
+  const customer = uniqueName('hard-deputy');
+  const license = uniqueName('hard-deputy-lic');
+  const foreignApp = uniqueName('hard-deputy-app');
+
+  beforeAll(async () => {
+    await applyObjects(kc, [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: victimNs } },
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: victim, namespace: victimNs }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': '{"auths":{"db.internal":{"auth":"ZGJhOmh1bnRlcjI="}}}' } },
+      { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: customer }, spec: {} },
+    ], { fieldManager: 'test' });
+    // Someone who may write Licenses and nothing else: no Secret rights anywhere.
+    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    const role = uniqueName('license-writer');
+    await rbac.createClusterRole({ body: { metadata: { name: role }, rules: [{ apiGroups: [GROUP], resources: ['licenses'], verbs: ['*'] }] } });
+    await rbac.createClusterRoleBinding({ body: { metadata: { name: role }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: VENDOR }] } });
+  });
+
+  it("a License writer naming another namespace's Secret gets Invalid with a reason, and no copy", async () => {
+    await expect(core.readNamespacedSecret({ name: victim, namespace: victimNs }, asVendor)).rejects.toThrow(/forbidden/i);
+    await custom.createClusterCustomObject(
+      { group: GROUP, version: VERSION, plural: 'licenses', body: { apiVersion: API_VERSION, kind: 'License', metadata: { name: license }, spec: { customer, application: app, versions: ['1.0.0'], registryCredentialsSecret: { namespace: victimNs, name: victim } } } },
+      asVendor,
+    );
+    await watchUntilPasses<License>(kc, LICENSE_PATH, (all) => {
+      const status = all.find((l) => l.metadata.name === license)?.status;
+      expect(status?.phase).toBe('Invalid');
+      expect(status?.conditions?.find((c) => c.type === 'Valid')).toMatchObject({
+        reason: Reason.CredentialsNotAllowed,
+        message: expect.stringContaining(`Secret ${victimNs}/${victim} may not be used as registry credentials`),
+      });
+    });
+    await expect(core.readNamespacedSecret({ name: pullSecretName(app), namespace: customer })).rejects.toSatisfy(isNotFound);
+    const policy = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'versionpolicies', namespace: customer, name: 'licensegate' })) as VersionPolicy;
+    expect(policy.spec.repositories[repo]?.allowedTags).toEqual([]);
+  });
+
+  it('the same Secret serves once its owners opt in by label', async () => {
+    await core.patchNamespacedSecret({ name: victim, namespace: victimNs, body: { metadata: { labels: { [CREDENTIALS_OPT_IN_LABEL]: 'true' } } } }, mergePatch);
+    // Secrets outside the operator namespace are not watched: a License edit (or resync) re-reads them.
+    await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name: license, body: { metadata: { annotations: { touched: '1' } } } }, mergePatch);
+    await watchUntilPasses<V1Secret>(kc, `/api/v1/namespaces/${customer}/secrets`, (all) => {
+      expect(all.map((s) => s.metadata?.name)).toContain(pullSecretName(app));
+    });
+  });
+
+  it("an Application naming another namespace's Secret gets a condition saying why", async () => {
+    await applyObjects(kc, [
+      { apiVersion: API_VERSION, kind: 'Application', metadata: { name: foreignApp }, spec: { images: [`registry.test.example/${foreignApp}/x`], versions: [{ version: '1.0.0' }], registry: { server: 'registry.test.example', credentialsSecret: { namespace: 'kube-system', name: 'anything' } } } },
+    ], { fieldManager: 'test' });
+    await watchUntilPasses<Application>(kc, APPLICATION_PATH, (all) => {
+      expect(all.find((a) => a.metadata.name === foreignApp)?.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+        status: 'False',
+        reason: CREDENTIALS_NOT_ALLOWED,
+        message: expect.stringContaining('kube-system/anything may not be used'),
+      });
+    });
   });
 });

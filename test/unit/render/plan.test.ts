@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Application, Condition, License, LicenseSpec, VersionPolicy } from '../../../src/api/index.js';
 import { VERSION_POLICY_NAME } from '../../../src/api/index.js';
 import { Reason } from '../../../src/licensing/reasons.js';
-import { CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../../../src/vocabulary/labels.js';
+import { CREDENTIALS_OPT_IN_LABEL, CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../../../src/vocabulary/labels.js';
 import { CUSTOMER_INVALID_SPEC, planCustomer, type CustomerPlan, type CustomerWorld } from '../../../src/render/plan.js';
 import { pullSecretName, type CredentialsSecret } from '../../../src/render/pullsecret.js';
 import {
@@ -71,6 +71,7 @@ function world(overrides: Partial<CustomerWorld> = {}): CustomerWorld {
     licenses: [],
     credentials: CREDENTIALS,
     namespaceOwners: new Map(),
+    operatorNamespace: OPERATOR_NAMESPACE,
     ...overrides,
   };
 }
@@ -295,6 +296,40 @@ describe('planCustomer: owned objects', () => {
   it('does not look for credentials of licenses that keep no pull secret', () => {
     const plan = planCustomer(world({ credentials: new Map(), licenses: [lic('globex-analytics', { suspended: true })] }));
     expect(ready(plan)).toMatchObject({ status: 'True', reason: ReadyReason.Reconciled });
+  });
+});
+
+describe('planCustomer: credentials Secrets outside the operator namespace (confused deputy)', () => {
+  const foreign = { namespace: 'kube-system', name: 'bootstrap-token' };
+  const foreignCreds = (labels?: Record<string, string>) =>
+    new Map([...CREDENTIALS, ['kube-system/bootstrap-token', { ...basicAuthSecret('stolen', 'secret'), labels }]]);
+
+  it('makes a License naming one Invalid with a reason, and copies nothing', () => {
+    const plan = planCustomer(world({ credentials: foreignCreds(), licenses: [lic('globex-analytics', { registryCredentialsSecret: foreign })] }));
+    expect(phase(plan, 'globex-analytics')).toBe('Invalid');
+    expect(condition(plan, 'globex-analytics', 'Valid')).toMatchObject({
+      status: 'False',
+      reason: Reason.CredentialsNotAllowed,
+      message: expect.stringContaining(`only Secrets in the operator's namespace (${OPERATOR_NAMESPACE})`),
+    });
+    expect(secrets(plan)).toEqual([]);
+    expect(JSON.stringify(plan.objects)).not.toContain(Buffer.from('stolen').toString('base64'));
+  });
+
+  it('uses one whose owners opted in by label', () => {
+    const plan = planCustomer(
+      world({ credentials: foreignCreds({ [CREDENTIALS_OPT_IN_LABEL]: 'true' }), licenses: [lic('globex-analytics', { registryCredentialsSecret: foreign })] }),
+    );
+    expect(phase(plan, 'globex-analytics')).toBe('Active');
+    expect(readDockerConfig(secrets(plan)[0]?.data?.['.dockerconfigjson']).auths[REGISTRY]?.username).toBe('stolen');
+  });
+
+  it("refuses an Application's foreign credentials: no pull secret, Ready says why", () => {
+    const app = application('analytics', { ...analytics.spec, registry: { server: REGISTRY, credentialsSecret: foreign } });
+    const plan = planCustomer(world({ applications: [app, gateway, tools], credentials: foreignCreds(), licenses: [lic('globex-analytics')] }));
+    expect(phase(plan, 'globex-analytics')).toBe('Active');
+    expect(secrets(plan)).toEqual([]);
+    expect(ready(plan)).toMatchObject({ status: 'False', reason: ReadyReason.CredentialsUnavailable, message: expect.stringContaining('kube-system/bootstrap-token may not be used') });
   });
 });
 
