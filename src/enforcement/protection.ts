@@ -7,9 +7,21 @@
 import { GROUP } from '../api/index.js';
 import { ADMISSION_LABEL, CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../vocabulary/labels.js';
 import { celList, type PolicyOptions } from './policy.js';
+import { NODE_SELECTOR_ANNOTATION, REPLICAS_ANNOTATION, STOPPED_NODE_LABEL, SUSPENDED_ANNOTATION, UNLICENSED_ANNOTATION } from './sweep.js';
 
 export const PROTECT_OWNED_POLICY = 'licensegate-protect-owned';
 export const PROTECT_NAMESPACES_POLICY = 'licensegate-protect-namespaces';
+export const PROTECT_ENFORCEMENT_POLICY = 'licensegate-protect-enforcement';
+
+/** The sweep's records on workloads (sweep.ts): only the operator adds, changes or removes them. */
+export const ENFORCEMENT_ANNOTATIONS = [REPLICAS_ANNOTATION, SUSPENDED_ANNOTATION, NODE_SELECTOR_ANNOTATION, UNLICENSED_ANNOTATION];
+
+/** The workloads the sweep acts on and records on (bare Pods are only deleted, PodTemplates never touched). */
+const SWEPT_RESOURCES = [
+  { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['replicationcontrollers'] },
+  { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'] },
+  { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs', 'cronjobs'] },
+];
 
 const list = celList;
 
@@ -29,6 +41,9 @@ function privileged(options: PolicyOptions): string {
 
 const label = (object: string, key: string) =>
   `(${object} != null && has(${object}.metadata.labels) && '${key}' in ${object}.metadata.labels ? ${object}.metadata.labels['${key}'] : '')`;
+
+const annotation = (object: string, key: string) =>
+  `(${object} != null && has(${object}.metadata.annotations) && '${key}' in ${object}.metadata.annotations ? ${object}.metadata.annotations['${key}'] : '<none>')`;
 
 const meta = { labels: { [MANAGED_BY_LABEL]: MANAGED_BY } };
 
@@ -101,5 +116,42 @@ export function renderProtectionObjects(options: PolicyOptions) {
     metadata: { name: PROTECT_NAMESPACES_POLICY, ...meta },
     spec: { policyName: PROTECT_NAMESPACES_POLICY, validationActions: ['Deny'] },
   };
-  return [ownedPolicy, ownedBinding, versionPolicyBinding, namespacesPolicy, namespacesBinding];
+  // The sweep's memory on workloads: a forged replica record would be "restored" by the
+  // operator, which admission exempts, past every limit; a removed one loses the count to
+  // restore. A DaemonSet the sweep stopped stays stopped until the operator restarts it.
+  const stoppedSelector = (object: string) =>
+    `(has(${object}.spec.template.spec.nodeSelector) && '${STOPPED_NODE_LABEL}' in ${object}.spec.template.spec.nodeSelector)`;
+  const enforcementPolicy = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: { name: PROTECT_ENFORCEMENT_POLICY, ...meta },
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: { resourceRules: SWEPT_RESOURCES },
+      validations: [
+        ...ENFORCEMENT_ANNOTATIONS.map((key) => ({
+          expression: `${privileged(options)} || ${annotation('object', key)} == ${annotation('oldObject', key)}`,
+          message: `licensegate: the annotation ${key} is the operator's record of an enforcement action and is set only by the licensegate operator; leave it as it is`,
+          reason: 'Forbidden',
+        })),
+        {
+          expression: `${privileged(options)} || oldObject == null || request.kind.kind != 'DaemonSet' || !${stoppedSelector('oldObject')} || ${stoppedSelector('object')}`,
+          message: `licensegate: this DaemonSet was stopped by license enforcement (nodeSelector ${STOPPED_NODE_LABEL}); it restarts when its license is valid again`,
+          reason: 'Forbidden',
+        },
+      ],
+    },
+  };
+  // Only in customer namespaces (tenants cannot remove that label: see the namespaces policy).
+  const enforcementBinding = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: { name: PROTECT_ENFORCEMENT_POLICY, ...meta },
+    spec: {
+      policyName: PROTECT_ENFORCEMENT_POLICY,
+      validationActions: ['Deny'],
+      matchResources: { namespaceSelector: { matchExpressions: [{ key: CUSTOMER_LABEL, operator: 'Exists' }] } },
+    },
+  };
+  return [ownedPolicy, ownedBinding, versionPolicyBinding, namespacesPolicy, namespacesBinding, enforcementPolicy, enforcementBinding];
 }

@@ -8,6 +8,18 @@ import type { VersionPolicySpec, ViolationAction } from '../api/index.js';
 import { deniedImages } from './decide.js';
 import { imagesOf, REPLICATED_KINDS, replicasOf, SUSPENDABLE_KINDS } from './workload.js';
 
+/*
+ * Where the sweep keeps its memory. The annotations below are what the operator must remember
+ * about a workload it acted on (the count to restore, that it suspended or stopped it, what it
+ * reported). They stay on the workload, where tenants can see why it stopped and where they
+ * survive operator restarts without another object to keep in step, because the protection
+ * policy (protection.ts, PROTECT_ENFORCEMENT_POLICY) refuses any create or update by anyone
+ * but the operator that adds, changes or removes them. They are still read defensively: a
+ * value the operator could not have written (the policy not installed, an admin's edit) is
+ * never trusted, never throws, and never restores a count: the record is dropped with a
+ * Warning (DiscardRecord) and the workload is left as it is, for its owners to scale up.
+ */
+
 /** Replica count before ScaleToZero; restored exactly when the license is valid again. */
 export const REPLICAS_ANNOTATION = 'licensegate.dev/replicas-before-enforcement';
 /** Set on Jobs and CronJobs that the operator suspended. */
@@ -36,7 +48,7 @@ export interface Workload {
   spec?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export type SweepActionType = 'ScaleToZero' | 'Suspend' | 'StopDaemonSet' | 'Delete' | 'Report' | 'Restore';
+export type SweepActionType = 'ScaleToZero' | 'Suspend' | 'StopDaemonSet' | 'Delete' | 'Report' | 'Restore' | 'DiscardRecord';
 
 /** One thing to do to one workload, with the merge patch that does it (none for Delete). */
 export interface SweepAction {
@@ -63,8 +75,8 @@ export function planSweep(workloads: Workload[], granted: VersionPolicySpec, onV
     const ref = { apiVersion: w.apiVersion ?? 'v1', kind: w.kind, namespace: w.metadata.namespace, name: w.metadata.name };
     const denied = deniedImages(imagesOf(w as Parameters<typeof imagesOf>[0]), granted);
     if (denied.length === 0) {
-      const restore = restorePatch(w);
-      if (restore) actions.push({ type: 'Restore', workload: ref, image: '', patch: restore, message: `license valid again: ${describeRestore(w)}` });
+      const restore = restoreAction(w);
+      if (restore) actions.push({ ...restore, workload: ref, image: '' });
       continue;
     }
     const image = denied[0]!.image;
@@ -86,8 +98,9 @@ function violationAction(w: Workload, onViolation: ViolationAction, image: strin
   if (REPLICATED_KINDS.includes(kind)) {
     const replicas = replicasOf(w as Parameters<typeof replicasOf>[0]);
     if (replicas === 0) return undefined;
-    // Keep the first recorded count: a second sweep must not overwrite it with 0.
-    const recorded = annotations[REPLICAS_ANNOTATION] ?? String(replicas);
+    // Keep the first recorded count: a second sweep must not overwrite it with 0. One the
+    // operator cannot have written is replaced by what runs now.
+    const recorded = String(readReplicas(annotations[REPLICAS_ANNOTATION]) ?? replicas);
     return {
       type: 'ScaleToZero',
       patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: recorded } }, spec: { replicas: 0 } },
@@ -115,31 +128,61 @@ function violationAction(w: Workload, onViolation: ViolationAction, image: strin
   return undefined;
 }
 
-/** The patch that undoes an earlier enforcement action, if the workload carries one. */
-function restorePatch(w: Workload): Record<string, unknown> | undefined {
-  const annotations = w.metadata?.annotations ?? {};
-  if (annotations[UNLICENSED_ANNOTATION] !== undefined) {
-    return { metadata: { annotations: { [UNLICENSED_ANNOTATION]: null } } };
-  }
-  if (annotations[REPLICAS_ANNOTATION] !== undefined) {
-    return { metadata: { annotations: { [REPLICAS_ANNOTATION]: null } }, spec: { replicas: Number(annotations[REPLICAS_ANNOTATION]) } };
-  }
-  if (annotations[SUSPENDED_ANNOTATION] !== undefined) {
-    return { metadata: { annotations: { [SUSPENDED_ANNOTATION]: null } }, spec: { suspend: false } };
-  }
-  if (annotations[NODE_SELECTOR_ANNOTATION] !== undefined) {
-    const before = JSON.parse(annotations[NODE_SELECTOR_ANNOTATION]) as Record<string, string>;
-    // A merge patch replaces map keys one by one: drop ours, put back the old ones.
-    const nodeSelector: Record<string, string | null> = { ...before, [STOPPED_NODE_LABEL]: null };
-    return { metadata: { annotations: { [NODE_SELECTOR_ANNOTATION]: null } }, spec: { template: { spec: { nodeSelector } } } };
-  }
-  return undefined;
+/** The largest replica count the sweep records or restores; anything larger was not written by it. */
+const MAX_RECORDED_REPLICAS = 1_000_000;
+
+/** A recorded replica count, or undefined when the value is not one the operator writes. */
+export function readReplicas(value: string | undefined): number | undefined {
+  if (value === undefined || !/^(0|[1-9][0-9]{0,6})$/.test(value)) return undefined;
+  const n = Number(value);
+  return n <= MAX_RECORDED_REPLICAS ? n : undefined;
 }
 
-function describeRestore(w: Workload): string {
+/** A recorded nodeSelector (a JSON object of strings), or undefined when it is anything else. */
+export function readNodeSelector(value: string | undefined): Record<string, string> | undefined {
+  if (value === undefined || value.length > 16_384) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const entries = Object.entries(parsed);
+  return entries.every(([, v]) => typeof v === 'string') ? (Object.fromEntries(entries) as Record<string, string>) : undefined;
+}
+
+type PlannedRestore = Pick<SweepAction, 'type' | 'patch' | 'message'>;
+
+/** Undoes an earlier enforcement action the workload carries a record of, if any. */
+function restoreAction(w: Workload): PlannedRestore | undefined {
   const annotations = w.metadata?.annotations ?? {};
-  if (annotations[REPLICAS_ANNOTATION] !== undefined) return `replicas restored to ${annotations[REPLICAS_ANNOTATION]}`;
-  if (annotations[SUSPENDED_ANNOTATION] !== undefined) return 'resumed';
-  if (annotations[UNLICENSED_ANNOTATION] !== undefined) return 'no longer reported';
-  return 'restarted';
+  const restore = (patch: Record<string, unknown>, what: string): PlannedRestore => ({ type: 'Restore', patch, message: `license valid again: ${what}` });
+  const discard = (key: string, patch: Record<string, unknown>, what: string): PlannedRestore => ({
+    type: 'DiscardRecord',
+    patch,
+    message: `annotation ${key} holds ${JSON.stringify(String(annotations[key]).slice(0, 64))}, which the operator did not write: record dropped, ${what}`,
+  });
+  const drop = (key: string) => ({ metadata: { annotations: { [key]: null } } });
+
+  if (annotations[UNLICENSED_ANNOTATION] !== undefined) return restore(drop(UNLICENSED_ANNOTATION), 'no longer reported');
+  if (annotations[REPLICAS_ANNOTATION] !== undefined) {
+    const replicas = readReplicas(annotations[REPLICAS_ANNOTATION]);
+    if (replicas === undefined) return discard(REPLICAS_ANNOTATION, drop(REPLICAS_ANNOTATION), 'replicas left as they are');
+    // Only a workload still at zero is one the operator scaled down; one running again keeps its count.
+    if (replicasOf(w as Parameters<typeof replicasOf>[0]) !== 0) return restore(drop(REPLICAS_ANNOTATION), 'already running; record dropped');
+    return restore({ ...drop(REPLICAS_ANNOTATION), spec: { replicas } }, `replicas restored to ${replicas}`);
+  }
+  if (annotations[SUSPENDED_ANNOTATION] !== undefined) {
+    return restore({ ...drop(SUSPENDED_ANNOTATION), ...(w.spec?.suspend === true ? { spec: { suspend: false } } : {}) }, 'resumed');
+  }
+  if (annotations[NODE_SELECTOR_ANNOTATION] !== undefined) {
+    const before = readNodeSelector(annotations[NODE_SELECTOR_ANNOTATION]);
+    // A merge patch replaces map keys one by one: drop ours, put back the old ones.
+    const nodeSelector: Record<string, string | null> = { ...(before ?? {}), [STOPPED_NODE_LABEL]: null };
+    const patch = { ...drop(NODE_SELECTOR_ANNOTATION), spec: { template: { spec: { nodeSelector } } } };
+    if (!before) return discard(NODE_SELECTOR_ANNOTATION, patch, 'its stop removed, its former nodeSelector not restored');
+    return restore(patch, 'restarted');
+  }
+  return undefined;
 }

@@ -46,8 +46,12 @@ export function podSpecOf(object: AnyObject): PodSpec | undefined {
 /** Every image of containers, init containers and ephemeral containers, in that order. */
 export function imagesOf(object: AnyObject): string[] {
   const spec = podSpecOf(object);
-  if (!spec) return [];
-  return [...(spec.containers ?? []), ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])].map((c) => c.image ?? '');
+  if (!spec || typeof spec !== 'object') return [];
+  // The sweep reads objects from a cache, not through admission: tolerate any shape.
+  const list = (containers: unknown): Container[] => (Array.isArray(containers) ? containers : []);
+  return [...list(spec.containers), ...list(spec.initContainers), ...list(spec.ephemeralContainers)].map((c) =>
+    typeof c?.image === 'string' ? c.image : '',
+  );
 }
 
 /** Replicas of a replicated workload (1 when unset, as the API defaults it). */

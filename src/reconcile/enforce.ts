@@ -18,6 +18,7 @@ export const SweepEventReason: Record<SweepAction['type'], string> = {
   Delete: 'Deleted',
   Report: 'UnlicensedWorkload',
   Restore: 'Restored',
+  DiscardRecord: 'UnreadableRecord',
 };
 
 export interface SweepDeps {

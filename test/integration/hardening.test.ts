@@ -2,17 +2,18 @@
  * Defects found in review, each shown fixed on the real API server: bad input, a tenant or a
  * fault must never make the operator fail open.
  */
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, AppsV1Api, type CoreV1Event, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION, type Application, type Customer, type License, type VersionPolicy } from '../../src/api/index.js';
 import { Reason } from '../../src/licensing/reasons.js';
 import { CREDENTIALS_NOT_ALLOWED } from '../../src/render/credentials.js';
 import { pullSecretName } from '../../src/render/pullsecret.js';
 import { applyObjects } from '../../src/kube/apply.js';
+import { NODE_SELECTOR_ANNOTATION, STOPPED_NODE_LABEL } from '../../src/enforcement/sweep.js';
 import type { Operator } from '../../src/operator.js';
 import { CUSTOMER_INVALID_SPEC } from '../../src/render/plan.js';
 import { CREDENTIALS_OPT_IN_LABEL, CUSTOMER_LABEL } from '../../src/vocabulary/labels.js';
-import { isNotFound, kubeConfig, uniqueName } from './context.js';
+import { eventually, isNotFound, kubeConfig, uniqueName } from './context.js';
 import { startOperator, watchUntilPasses } from './operator-harness.js';
 
 const kc = kubeConfig();
@@ -76,9 +77,12 @@ describe('defect 1: a Customer that no longer parses', () => {
     });
 
     await withLooseCustomerSchema(async () => {
-      await custom.patchClusterCustomObject(
-        { group: GROUP, version: VERSION, plural: 'customers', name: customer, body: [{ op: 'replace', path: '/spec', value: { enforcement: { admission: 'Sometimes' } } }] },
-        jsonPatch,
+      // The API server takes a moment to serve the loosened schema.
+      await eventually(() =>
+        custom.patchClusterCustomObject(
+          { group: GROUP, version: VERSION, plural: 'customers', name: customer, body: [{ op: 'replace', path: '/spec', value: { enforcement: { admission: 'Sometimes' } } }] },
+          jsonPatch,
+        ),
       );
     });
 
@@ -156,5 +160,41 @@ describe('defect 3: credentials Secrets outside the operator namespace (confused
         message: expect.stringContaining('kube-system/anything may not be used'),
       });
     });
+  });
+});
+
+describe('defect 2: an unreadable sweep record on a workload', () => {
+  const customer = uniqueName('hard-record');
+  const license = uniqueName('hard-record-lic');
+  const apps = kc.makeApiClient(AppsV1Api);
+
+  it('is dropped with a Warning; the customer reconcile goes on (statuses keep moving)', async () => {
+    await applyObjects(kc, [
+      { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: customer }, spec: {} },
+      { apiVersion: API_VERSION, kind: 'License', metadata: { name: license }, spec: { customer, application: app, versions: ['1.0.0'] } },
+    ], { fieldManager: 'test' });
+    await watchUntilPasses<License>(kc, LICENSE_PATH, (all) => expect(all.find((l) => l.metadata.name === license)?.status?.phase).toBe('Active'));
+    // A cluster admin (exempt from the protection policy) leaves a record the operator never wrote.
+    await apps.createNamespacedDaemonSet({
+      namespace: customer,
+      body: {
+        metadata: { name: 'agent', annotations: { [NODE_SELECTOR_ANNOTATION]: '{not json' } },
+        spec: {
+          selector: { matchLabels: { app: 'agent' } },
+          template: { metadata: { labels: { app: 'agent' } }, spec: { nodeSelector: { [STOPPED_NODE_LABEL]: 'true' }, containers: [{ name: 'c', image: `${repo}:1.0.0` }] } },
+        },
+      },
+    });
+    await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name: license, body: { spec: { versions: ['1.0.0', '9.9.9'] } } }, mergePatch);
+    await watchUntilPasses<License>(kc, LICENSE_PATH, (all) => {
+      const l = all.find((x) => x.metadata.name === license);
+      expect(l?.status?.observedGeneration).toBe(l?.metadata.generation);
+    });
+    await watchUntilPasses<CoreV1Event>(kc, `/api/v1/namespaces/${customer}/events`, (events) => {
+      expect(events.find((e) => e.involvedObject.name === 'agent' && e.reason === 'UnreadableRecord')?.message).toContain('did not write');
+    });
+    const ds = await apps.readNamespacedDaemonSet({ name: 'agent', namespace: customer });
+    expect(ds.metadata?.annotations?.[NODE_SELECTOR_ANNOTATION]).toBeUndefined();
+    expect(ds.spec?.template.spec?.nodeSelector?.[STOPPED_NODE_LABEL]).toBeUndefined();
   });
 });

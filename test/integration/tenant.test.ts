@@ -6,7 +6,8 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizatio
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION, VERSION_POLICY_NAME, type VersionPolicy } from '../../src/api/index.js';
 import { ADMISSION_LABEL } from '../../src/vocabulary/labels.js';
-import { renderProtectionObjects } from '../../src/enforcement/protection.js';
+import { ENFORCEMENT_ANNOTATIONS, renderProtectionObjects } from '../../src/enforcement/protection.js';
+import { NODE_SELECTOR_ANNOTATION, REPLICAS_ANNOTATION } from '../../src/enforcement/sweep.js';
 import { applyObjects } from '../../src/kube/apply.js';
 import { apiError } from '../../src/kube/errors.js';
 import type { Operator } from '../../src/operator.js';
@@ -61,7 +62,10 @@ beforeAll(async () => {
   await untilAdmission(async () => {
     const vp = await refusal(custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'versionpolicies', namespace: customer, name: VERSION_POLICY_NAME, dryRun: 'All' }, asTenant));
     const ns = await refusal(core.patchNamespace({ name: customer, body: { metadata: { labels: { [ADMISSION_LABEL]: 'Audit' } } }, dryRun: 'All' }, asTenantMerge));
-    return vp.includes('written only by the licensegate operator') && ns.includes('set only by the licensegate operator');
+    const forged = deploymentWith(customer, 'probe', [`${repo}:1.0.0`]) as V1Deployment;
+    forged.metadata!.annotations = { [REPLICAS_ANNOTATION]: '1' };
+    const record = await refusal(apps.createNamespacedDeployment({ namespace: customer, body: forged, dryRun: 'All' }, asTenant));
+    return vp.includes('written only by the licensegate operator') && ns.includes('set only by the licensegate operator') && record.includes("operator's record");
   });
 });
 
@@ -108,11 +112,31 @@ describe('a tenant with admin rights in its namespace', () => {
     await core.patchNamespace({ name: customer, body: { metadata: { labels: { team: 'blue' } } } }, asTenantMerge);
   });
 
+  it("cannot forge, change or remove the sweep's records on its workloads", async () => {
+    // Forged at creation: a replica record the operator would "restore" past every limit.
+    for (const key of ENFORCEMENT_ANNOTATIONS) {
+      const forged = deploymentWith(customer, `forged-${ENFORCEMENT_ANNOTATIONS.indexOf(key)}`, [`${repo}:1.0.0`]) as V1Deployment;
+      forged.metadata!.annotations = { [key]: key === NODE_SELECTOR_ANNOTATION ? '{}' : '500' };
+      const message = await refusal(apps.createNamespacedDeployment({ namespace: customer, body: forged }, asTenant));
+      expect(message).toContain(`the annotation ${key} is the operator's record`);
+      // Added to an existing workload.
+      const added = await refusal(apps.patchNamespacedDeployment({ name: 'web', namespace: customer, body: { metadata: { annotations: { [key]: '500' } } } }, asTenantMerge));
+      expect(added).toContain(`the annotation ${key}`);
+    }
+    // Other annotations are the tenant's own.
+    await apps.patchNamespacedDeployment({ name: 'web', namespace: customer, body: { metadata: { annotations: { team: 'blue' } } } }, asTenantMerge);
+  });
+
   it('cannot scale an out-of-license Deployment back up', async () => {
     await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name: license, body: { spec: { suspended: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     await untilAdmission(async () => (await apps.readNamespacedDeployment({ name: 'web', namespace: customer })).spec?.replicas === 0, 30_000);
     const message = await refusal(apps.patchNamespacedDeployment({ name: 'web', namespace: customer, body: { spec: { replicas: 2 } } }, asTenantMerge));
     expect(message).toContain('may not be scaled up');
+    // Its record of the count to restore can be neither raised nor dropped.
+    for (const value of ['50', null]) {
+      const edit = await refusal(apps.patchNamespacedDeployment({ name: 'web', namespace: customer, body: { metadata: { annotations: { [REPLICAS_ANNOTATION]: value } } } }, asTenantMerge));
+      expect(edit).toContain(`the annotation ${REPLICAS_ANNOTATION}`);
+    }
     // Scaling down, or deleting, stays allowed.
     expect((await serverVerdict(kc, deploymentWith(customer, 'new', [`${repo}:1.0.0`]))).allowed).toBe(false);
     await apps.deleteNamespacedDeployment({ name: 'web', namespace: customer }, asTenant);

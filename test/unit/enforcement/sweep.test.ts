@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import type { VersionPolicySpec } from '../../../src/api/index.js';
 import {
   NODE_SELECTOR_ANNOTATION,
@@ -103,5 +104,58 @@ describe('planSweep', () => {
     const deleting = { ...deployment('2.0.0', 3), metadata: meta('d', undefined, { deletionTimestamp: '2026-01-01T00:00:00Z' }) };
     const other: Workload = { kind: 'Deployment', metadata: meta('o'), spec: { replicas: 1, template: { spec: { containers: [{ name: 'c', image: 'nginx:1.25' }] } } } };
     expect(planSweep([deleting, other], granted, 'ScaleToZero')).toEqual([]);
+  });
+});
+
+describe('planSweep: records a tenant could have forged (defect 2)', () => {
+  it.each(['garbage', '-1', '1e3', '3.5', '', ' 3', '99999999999', '0x10'])('never restores an unreadable replica count %j, drops it with a Warning', (value) => {
+    const [action] = planSweep([deployment('1.0.0', 0, { [REPLICAS_ANNOTATION]: value })], granted, 'ScaleToZero');
+    expect(action).toMatchObject({ type: 'DiscardRecord', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: null } } } });
+    expect(action!.patch).not.toHaveProperty('spec');
+    expect(action!.message).toContain('did not write');
+  });
+
+  it('does not "restore" a count onto a workload that is running (a forged record on a licensed Deployment)', () => {
+    const [action] = planSweep([deployment('1.0.0', 2, { [REPLICAS_ANNOTATION]: '500' })], granted, 'ScaleToZero');
+    expect(action).toMatchObject({ type: 'Restore', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: null } } } });
+    expect(action!.patch).not.toHaveProperty('spec');
+  });
+
+  it('records the running count when the existing record is unreadable', () => {
+    const [action] = planSweep([deployment('2.0.0', 4, { [REPLICAS_ANNOTATION]: 'lots' })], granted, 'ScaleToZero');
+    expect(action!.patch).toMatchObject({ metadata: { annotations: { [REPLICAS_ANNOTATION]: '4' } }, spec: { replicas: 0 } });
+  });
+
+  it.each(['{not json', '[1,2]', '"x"', '{"a":1}', 'null'])('restarts a DaemonSet with an unreadable selector record %j without throwing', (value) => {
+    const ds: Workload = { kind: 'DaemonSet', metadata: meta('ds', { [NODE_SELECTOR_ANNOTATION]: value }), spec: { template: { spec: { ...podSpec('1.0.0'), nodeSelector: { [STOPPED_NODE_LABEL]: 'true' } } } } };
+    const [action] = planSweep([ds], granted, 'ScaleToZero');
+    expect(action).toMatchObject({ type: 'DiscardRecord', patch: { spec: { template: { spec: { nodeSelector: { [STOPPED_NODE_LABEL]: null } } } } } });
+  });
+
+  it('never throws, whatever the workloads and annotations look like (property)', () => {
+    const annotation = fc.oneof(fc.string(), fc.json(), fc.integer().map(String), fc.constant(''));
+    const workload = fc.record(
+      {
+        kind: fc.constantFrom('Deployment', 'StatefulSet', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'Job', 'CronJob', 'Pod', 'PodTemplate', 'Weird'),
+        metadata: fc.record({
+          name: fc.string({ minLength: 1, maxLength: 8 }),
+          namespace: fc.constant('ns'),
+          annotations: fc.dictionary(fc.constantFrom(REPLICAS_ANNOTATION, SUSPENDED_ANNOTATION, NODE_SELECTOR_ANNOTATION, UNLICENSED_ANNOTATION, 'other'), annotation),
+        }),
+        spec: fc.anything(),
+      },
+      { requiredKeys: ['kind', 'metadata'] },
+    );
+    fc.assert(
+      fc.property(fc.array(workload, { maxLength: 5 }), fc.constantFrom('ScaleToZero', 'Delete', 'None'), (workloads, onViolation) => {
+        const actions = planSweep(workloads as Workload[], granted, onViolation as 'ScaleToZero');
+        for (const a of actions) {
+          // A restored count is always one the operator could have recorded.
+          const replicas = (a.patch?.spec as { replicas?: unknown } | undefined)?.replicas;
+          if (a.type === 'Restore' && replicas !== undefined) expect(Number.isInteger(replicas) && (replicas as number) >= 0).toBe(true);
+        }
+      }),
+      { seed: 20261202, numRuns: 2000 },
+    );
   });
 });
