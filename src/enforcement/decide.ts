@@ -11,6 +11,8 @@ export const AdmissionReason = {
   Allowed: 'Allowed',
   ImageNotLicensed: 'ImageNotLicensed',
   RaisesUnlicensedWorkload: 'RaisesUnlicensedWorkload',
+  /** A /scale request whose parent workload the webhook cannot see yet: refused, never guessed. */
+  ParentUnknown: 'ParentUnknown',
 } as const;
 export type AdmissionReason = (typeof AdmissionReason)[keyof typeof AdmissionReason];
 

@@ -57,6 +57,13 @@ function decideScale(request: AdmissionReviewRequest, policy: VersionPolicySpec,
     return { allowed: true, reason: AdmissionReason.Allowed };
   }
   const parent = ctx.parentFor(request.resource?.resource ?? '', request.namespace ?? '', request.name ?? '');
+  // Not in the cache (created a moment ago, or the watch is behind): its images are unknown,
+  // and unknown is not licensed. Refuse; the caller's retry finds it once the cache catches up.
+  if (!parent) {
+    const reason = AdmissionReason.ParentUnknown;
+    const what = `${request.resource?.resource ?? 'workload'} ${request.namespace ?? ''}/${request.name ?? ''}`;
+    return { allowed: false, reason, image: '', message: `licensegate: cannot check this scale-up yet: ${what} is not in the webhook's cache; retry in a moment` };
+  }
   const denied = deniedImages(imagesOf(parent as Parameters<typeof imagesOf>[0]), policy);
   if (denied.length === 0) return { allowed: true, reason: AdmissionReason.Allowed };
   const reason = AdmissionReason.RaisesUnlicensedWorkload;

@@ -13,6 +13,7 @@ import { apiError } from '../../src/kube/errors.js';
 import type { Operator } from '../../src/operator.js';
 import { freePort } from '../../src/localcluster/index.js';
 import { WEBHOOK_TLS_SECRET } from '../../src/reconcile/webhook.js';
+import { FaultProxy } from './faultproxy.js';
 import { deploymentWith, installAdmissionPolicy, serverVerdict, untilAdmission } from './admission-harness.js';
 import { admissionSuite, testApplication } from './admission-suite.js';
 import { isNotFound, kubeConfig, uniqueName } from './context.js';
@@ -110,6 +111,48 @@ describe('webhook', () => {
     expect(await scale(4)).toContain('may not be scaled up');
     // Scaling down stays allowed.
     expect(await scale(1)).toBe('');
+  });
+});
+
+describe('a /scale request whose parent the webhook has not seen (defect 4)', () => {
+  it('is refused, not allowed by default', async () => {
+    // The operator's watches go through a proxy that then swallows everything: its cache stops
+    // moving while the API server keeps calling its webhook directly.
+    await operator?.stop();
+    const { proxy, kc: proxied } = await FaultProxy.start(await operatorKubeConfig(kc));
+    operator = await startOperator(proxied, {
+      LICENSEGATE_WEBHOOK: 'true',
+      LICENSEGATE_ADMISSION_ENGINE: 'webhook',
+      LICENSEGATE_INSTALL_ADMISSION_POLICY: 'true',
+      LICENSEGATE_WEBHOOK_PORT: String(webhookPort),
+      LICENSEGATE_WEBHOOK_BIND_ADDRESS: '127.0.0.1',
+      LICENSEGATE_WEBHOOK_URL: `https://127.0.0.1:${webhookPort}${WEBHOOK_PATH}`,
+    });
+    try {
+      const customer = uniqueName('wh-ghost');
+      const repo = testApplication(app).repo;
+      await applyObjects(kc, [
+        { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: customer }, spec: { enforcement: { onViolation: 'None' } } },
+        { apiVersion: API_VERSION, kind: 'License', metadata: { name: uniqueName('wh-ghost-lic') }, spec: { customer, application: app, versions: ['1.0.0'] } },
+      ], { fieldManager: 'test' });
+      await untilAdmission(async () => (await serverVerdict(kc, deploymentWith(customer, 'probe', [`${repo}:1.0.0`]))).allowed);
+      proxy.blackhole();
+      // Made by the operator's own identity, which the webhook exempts: an unlicensed Deployment at
+      // zero replicas that the (now deaf) operator never sees.
+      const asOperator = setHeaderOptions('Impersonate-User', 'system:serviceaccount:licensegate-system:licensegate');
+      await apps.createNamespacedDeployment({ namespace: customer, body: deploymentWith(customer, 'ghost', [`${repo}:2.0.0`], 0) as V1Deployment }, asOperator);
+      const message = await apps
+        .patchNamespacedDeploymentScale({ name: 'ghost', namespace: customer, body: { spec: { replicas: 3 } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+        .then(() => '', (e: unknown) => apiError(e).message);
+      expect(message).toContain("not in the webhook's cache");
+      expect((await apps.readNamespacedDeployment({ name: 'ghost', namespace: customer })).spec?.replicas).toBe(0);
+    } finally {
+      proxy.heal();
+      await operator?.stop();
+      await proxy.close();
+      operator = await startWebhookOperator();
+      await untilAdmission(async () => operator!.webhookPort !== undefined);
+    }
   });
 });
 

@@ -43,4 +43,9 @@ describe('reviewAdmission', () => {
     expect(reviewAdmission(scale(3, 1), ctx(policy('Deny'), deployment('2.0.0')))).toMatchObject({ allowed: true });
     expect(reviewAdmission(scale(1, 3), ctx(policy('Deny'), deployment('1.0.0')))).toMatchObject({ allowed: true });
   });
+
+  it('refuses a scale-up whose parent it cannot see (fails closed), and still allows scaling down', () => {
+    expect(reviewAdmission(scale(1, 3), ctx(policy('Deny'), undefined))).toMatchObject({ allowed: false, status: { message: expect.stringContaining("not in the webhook's cache") } });
+    expect(reviewAdmission(scale(3, 1), ctx(policy('Deny'), undefined))).toMatchObject({ allowed: true });
+  });
 });
