@@ -412,7 +412,8 @@ export class Informer<T extends ObjectLike> {
     try {
       event = JSON.parse(line) as WatchEvent;
     } catch {
-      return { kind: 'failed', cause: 'decode', message: line.slice(0, 200) };
+      // Never the line itself: it may be a Secret's body (and JSON.parse's message quotes it too).
+      return { kind: 'failed', cause: 'decode', message: `unparseable watch event (${line.length} characters)` };
     }
     const obj = event.object;
     if (event.type === 'ERROR') {
@@ -490,7 +491,13 @@ export class Informer<T extends ObjectLike> {
     try {
       const response = await this.request(params, controller.signal);
       if (response.statusCode !== 200) throw await statusError(response);
-      return JSON.parse(await readBody(response));
+      const body = await readBody(response);
+      try {
+        return JSON.parse(body);
+      } catch {
+        // Not the parser's message: it quotes the body, which may hold Secrets.
+        throw new Error(`unparseable list response (${body.length} characters)`);
+      }
     } finally {
       clearTimeout(timer);
     }
@@ -530,7 +537,8 @@ async function statusError(response: http.IncomingMessage): Promise<HttpStatusEr
     // The status line is enough to act on.
   }
   let reason = '';
-  let message = body.slice(0, 500) || (response.statusMessage ?? '');
+  // A body that is not a Status is never quoted: whatever answered may have echoed a Secret.
+  let message = `${response.statusMessage ?? 'error'} (a ${body.length}-character body that is not a Kubernetes Status)`;
   try {
     const status = JSON.parse(body) as { reason?: unknown; message?: unknown };
     if (typeof status.reason === 'string') reason = status.reason;
