@@ -55,6 +55,13 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly sweepActions = new Counter({
+    name: 'licensegate_sweep_actions_total',
+    help: 'Enforcement actions on running workloads by action and outcome (done, failed, dryRun).',
+    labelNames: ['action', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly isLeader = new Gauge({
     name: 'licensegate_leader',
     help: '1 while this instance holds the leader lease.',

@@ -25,10 +25,12 @@ import type { Workload } from './enforcement/sweep.js';
 import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CredentialsReader } from './reconcile/credentials.js';
 import { CustomerReconciler } from './reconcile/customer.js';
+import { SweepController, sweepRelevantChange } from './reconcile/sweep.js';
 import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
 
 const CUSTOMER_KEY = 'customer:';
+const SWEEP_KEY = 'sweep:';
 const WEBHOOK_KEY = 'webhook:tls';
 
 /** Names the webhook's certificate must carry: the Service's DNS names, or the host of an explicit URL. */
@@ -57,6 +59,7 @@ export class Operator {
   private readonly queue: WorkQueue;
   private readonly elector: LeaderElector | undefined;
   private readonly customers: CustomerReconciler;
+  private readonly sweeps: SweepController;
   private readonly applications: ApplicationReconciler;
   private leading = false;
   private ownUsername: string | undefined;
@@ -70,7 +73,7 @@ export class Operator {
     const kc = reuseConnections(options.kc);
     const clock = options.clock ?? (() => new Date());
     this.metrics = options.metrics ?? new OperatorMetrics();
-    this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }) });
+    this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }), mayWrite: () => this.leading });
 
     const informer = <T extends ObjectLike>(path: string, labelSelector?: string) => {
       const i = new Informer<T>(kc, { path, labelSelector, log });
@@ -99,7 +102,11 @@ export class Operator {
           return o && typed(o);
         },
       };
-      i.on('change', (o) => this.enqueueCustomer(namespaces.get(o.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
+      // Only spec, annotation and deletion changes can change what the sweep does; status churn cannot.
+      i.on('change', (o, type, old) => {
+        const namespace = o.metadata?.namespace ?? '';
+        if (this.sweeps.has(namespace) && (type !== 'MODIFIED' || sweepRelevantChange(old, o))) this.queue.add(SWEEP_KEY + namespace);
+      });
       return cache;
     });
     this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, credentialSecrets, ledgers, workloads };
@@ -127,6 +134,14 @@ export class Operator {
       this.enqueueAllCustomers();
     });
 
+    this.sweeps = new SweepController({
+      writer: this.writer,
+      log: log.child({ controller: 'sweep' }),
+      workloads: this.caches.workloads,
+      dryRun: config.LICENSEGATE_ENFORCEMENT_DRY_RUN,
+      clock,
+      metrics: this.metrics,
+    });
     this.customers = new CustomerReconciler({
       kc,
       caches: this.caches,
@@ -134,7 +149,9 @@ export class Operator {
       log,
       operatorNamespace: config.LICENSEGATE_NAMESPACE,
       clock,
-      sweep: { workloads: this.caches.workloads, dryRun: config.LICENSEGATE_ENFORCEMENT_DRY_RUN, reported: new Set() },
+      onSweepTargets: (customer, policies, onViolation) => {
+        for (const namespace of this.sweeps.setCustomerTargets(customer, policies, onViolation)) this.queue.add(SWEEP_KEY + namespace);
+      },
       onPlanned: (_customer, plan, licensesOfCustomer) => {
         for (const license of licensesOfCustomer) {
           const e = plan.evaluations.get(license.metadata.name);
@@ -150,7 +167,7 @@ export class Operator {
       log,
       handler: (key) => this.reconcile(key),
       onProcessed: (key, ms, outcome) => {
-        const controller = key.startsWith(CUSTOMER_KEY) ? 'customer' : 'application';
+        const controller = key.startsWith(CUSTOMER_KEY) ? 'customer' : key.startsWith(SWEEP_KEY) ? 'sweep' : key === WEBHOOK_KEY ? 'webhook' : 'application';
         this.metrics.reconciles.inc({ controller, outcome });
         this.metrics.reconcileSeconds.observe({ controller }, ms / 1000);
         this.metrics.queueDepth.set(this.queue.length);
@@ -248,21 +265,41 @@ export class Operator {
     log.info({ port: this.webhook.port }, 'webhook serving');
   }
 
+  /** Sizes of the operator's bookkeeping maps: they must stay bounded by what exists (tests, debugging). */
+  get bookkeeping(): { writtenStatuses: number; sweepTargets: number; reportedWorkloads: number } {
+    const sweep = this.sweeps.entries;
+    return { writtenStatuses: this.customers.writtenEntries, sweepTargets: sweep.targets, reportedWorkloads: sweep.reported };
+  }
+
   /** The port the webhook listens on, once it does. */
   get webhookPort(): number | undefined {
     return this.webhook?.port;
   }
 
-  /** Stops taking work, lets in-flight reconciles finish, releases the lease. */
+  /**
+   * Stops taking work, lets in-flight reconciles finish, releases the lease. Each step runs
+   * even when an earlier one failed (a failed drain must not keep the lease held until it
+   * expires); the first failure is rethrown at the end.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.resyncTimer);
-    await this.queue.shutdown();
-    if (this.elector) await this.elector.stop();
-    await this.webhook?.close();
-    for (const informer of this.informers) informer.stop();
+    const failures: unknown[] = [];
+    const step = async (run: () => Promise<void> | void) => {
+      try {
+        await run();
+      } catch (error) {
+        failures.push(error);
+        this.options.log.error({ err: error }, 'operator stop step failed');
+      }
+    };
+    await step(() => this.queue.shutdown());
+    await step(() => this.elector?.stop());
+    await step(() => this.webhook?.close());
+    for (const informer of this.informers) await step(() => informer.stop());
     this.leading = false;
     this.metrics.isLeader.set(0);
+    if (failures.length > 0) throw failures[0];
   }
 
   private startLeading(): void {
@@ -276,20 +313,28 @@ export class Operator {
     this.resyncTimer.unref();
   }
 
-  private stopLeading(): void {
+  /**
+   * Leadership ended: writes stop at once (the writer is closed by `leading`), the queue drains,
+   * and only then may the elector release the lease (it awaits this).
+   */
+  private async stopLeading(): Promise<void> {
     if (!this.leading) return;
     this.options.log.warn({ identity: this.options.config.LICENSEGATE_IDENTITY }, 'lost leadership');
     this.leading = false;
     this.metrics.isLeader.set(0);
     clearInterval(this.resyncTimer);
-    void this.queue.shutdown();
-    if (!this.stopping) this.options.onLostLeadership?.();
+    try {
+      await this.queue.shutdown();
+    } finally {
+      if (!this.stopping) this.options.onLostLeadership?.();
+    }
   }
 
   /** Everything the operator knows about, including customers only named by licenses or labels. */
   private resyncAll(): void {
     for (const app of this.caches.applications.list()) this.queue.add(APPLICATION_KEY + app.metadata.name);
     this.enqueueAllCustomers();
+    for (const namespace of this.sweeps.namespaces()) this.queue.add(SWEEP_KEY + namespace);
   }
 
   private enqueueAllCustomers(): void {
@@ -333,6 +378,7 @@ export class Operator {
     if (!this.leading) return {};
     try {
       if (key.startsWith(CUSTOMER_KEY)) return await this.customers.reconcile(key.slice(CUSTOMER_KEY.length));
+      if (key.startsWith(SWEEP_KEY)) return await this.sweeps.reconcile(key.slice(SWEEP_KEY.length));
       if (key === WEBHOOK_KEY) return await this.reconcileWebhook();
       return await this.applications.reconcile(key.slice(APPLICATION_KEY.length));
     } catch (error) {

@@ -21,7 +21,8 @@ import type { Logger } from 'pino';
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 /** Called for every change; exceptions are caught and logged, never propagated. */
-export type ChangeListener<T> = (obj: T, type: ChangeType) => void;
+/** `old` is the cached object a MODIFIED replaced, when the watch delivered it (not after a re-list). */
+export type ChangeListener<T> = (obj: T, type: ChangeType, old?: T) => void;
 
 /** Called after every complete LIST (the first one and each re-list) with the number of objects. */
 export type ListedListener = (objects: number) => void;
@@ -428,9 +429,10 @@ export class Informer<T extends ObjectLike> {
       case 'ADDED':
       case 'MODIFIED': {
         const key = objectKey(obj);
-        const type: ChangeType = this.cache.has(key) ? 'MODIFIED' : 'ADDED';
+        const old = this.cache.get(key);
+        const type: ChangeType = old ? 'MODIFIED' : 'ADDED';
         this.cache.set(key, obj as T);
-        this.emitChange(obj as T, type);
+        this.emitChange(obj as T, type, old);
         return undefined;
       }
       case 'DELETED':
@@ -450,10 +452,10 @@ export class Informer<T extends ObjectLike> {
     for (const obj of this.cache.values()) this.emitChange(obj, 'MODIFIED');
   }
 
-  private emitChange(obj: T, type: ChangeType): void {
+  private emitChange(obj: T, type: ChangeType, old?: T): void {
     for (const listener of this.changeListeners) {
       try {
-        listener(obj, type);
+        listener(obj, type, old);
       } catch (error) {
         this.log.error({ err: error, key: objectKey(obj), type }, 'informer change listener threw');
       }

@@ -6,13 +6,16 @@
  * gets 409 Conflict). A leader that cannot renew within the renew deadline steps down, which is
  * before anyone else may consider its Lease expired (renew deadline < lease duration).
  *
- * Expiry is judged from the Lease's renewTime against the local clock, so nodes' clocks must
- * agree to within `leaseDuration - renewDeadline` (5 s with the defaults).
+ * Expiry is judged as client-go judges it: not from the Lease's renewTime (another machine's
+ * wall clock) but from the local monotonic time at which this candidate last saw the record
+ * change. A Lease is expired once it has not changed for a whole lease duration as measured
+ * here, so clock skew between machines can never make two leaders; the price is that a fresh
+ * candidate waits one lease duration before taking over a Lease it has only just seen.
  */
 import { CoordinationV1Api, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { apiError } from './errors.js';
-import { parseMicroTime, toMicroTime } from './microtime.js';
+import { toMicroTime } from './microtime.js';
 
 /** Options of {@link LeaderElector}. Durations default to client-go's 15 s / 10 s / 2 s. */
 export interface LeaderElectorOptions {
@@ -36,8 +39,10 @@ export interface LeaderElectorOptions {
   onStoppedLeading?: () => void | Promise<void>;
   /** Called when the observed holder changes ('' when the Lease is free). */
   onNewLeader?: (identity: string) => void;
-  /** Milliseconds since the epoch; injectable for tests. */
+  /** Milliseconds since the epoch, for the timestamps written into the Lease; injectable for tests. */
   now?: () => number;
+  /** A monotonic clock in milliseconds (default performance.now), for every duration and for expiry. */
+  monotonic?: () => number;
   log: Logger;
 }
 
@@ -84,7 +89,10 @@ export class LeaderElector {
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
   private readonly now: () => number;
+  private readonly monotonic: () => number;
   private readonly log: Logger;
+  /** The Lease record as last seen, and the monotonic time it was first seen so. */
+  private observed: { record: string; at: number } | undefined;
 
   /** The Lease as last read or written by us (its resourceVersion makes the next write conditional). */
   private lease: V1Lease | undefined;
@@ -106,6 +114,7 @@ export class LeaderElector {
     this.renewDeadlineMs = options.renewDeadlineMs ?? DEFAULT_RENEW_DEADLINE_MS;
     this.retryPeriodMs = options.retryPeriodMs ?? DEFAULT_RETRY_PERIOD_MS;
     this.now = options.now ?? Date.now;
+    this.monotonic = options.monotonic ?? (() => performance.now());
     this.log = options.log.child({ lease: `${options.namespace}/${options.name}`, identity: options.identity });
     if (!options.identity) throw new Error('leader election needs a non-empty identity (e.g. the pod name)');
     // The safety argument needs these orderings; a misconfiguration is a programming error.
@@ -162,7 +171,7 @@ export class LeaderElector {
   private async acquire(): Promise<boolean> {
     this.log.debug({}, 'leader election campaigning');
     while (!this.stopping.signal.aborted) {
-      const startedAt = this.now();
+      const startedAt = this.monotonic();
       const attempt = await this.tryAcquireOrRenew(this.leaseDurationMs);
       if (attempt.ok) {
         this.lastRenewAt = startedAt;
@@ -180,7 +189,7 @@ export class LeaderElector {
       await this.sleep(this.retryPeriodMs);
       for (;;) {
         if (this.stopping.signal.aborted) return;
-        const startedAt = this.now();
+        const startedAt = this.monotonic();
         const remainingMs = this.lastRenewAt + this.renewDeadlineMs - startedAt;
         if (remainingMs <= 0) {
           this.log.warn({ renewDeadlineMs: this.renewDeadlineMs }, 'leader election failed to renew within the renew deadline');
@@ -197,7 +206,7 @@ export class LeaderElector {
           return;
         }
         this.log.warn({ ...attempt }, 'leader election renewal failed');
-        await this.sleep(Math.min(this.retryPeriodMs, Math.max(0, this.lastRenewAt + this.renewDeadlineMs - this.now())));
+        await this.sleep(Math.min(this.retryPeriodMs, Math.max(0, this.lastRenewAt + this.renewDeadlineMs - this.monotonic())));
       }
     }
   }
@@ -249,9 +258,10 @@ export class LeaderElector {
       return this.create(now, timeoutMs);
     }
     this.lease = current;
+    this.noteRecord(current);
     const holder = current.spec?.holderIdentity ?? '';
     this.observe(holder);
-    if (holder !== '' && holder !== this.identity && !isExpired(current.spec, now.getTime())) {
+    if (holder !== '' && holder !== this.identity && !leaseExpired(this.observed!.at, current.spec?.leaseDurationSeconds, this.monotonic())) {
       return { ok: false, reason: AttemptReasons.held, holder };
     }
     return this.write(current, now, timeoutMs);
@@ -278,6 +288,7 @@ export class LeaderElector {
     } catch (error) {
       return this.failed(error);
     }
+    this.noteRecord(this.lease);
     this.observe(this.identity);
     return { ok: true };
   }
@@ -300,6 +311,7 @@ export class LeaderElector {
     } catch (error) {
       return this.failed(error);
     }
+    this.noteRecord(this.lease);
     this.observe(this.identity);
     return { ok: true };
   }
@@ -334,6 +346,12 @@ export class LeaderElector {
         }
       }
     }
+  }
+
+  /** Starts the expiry clock afresh whenever the record differs from the one last seen. */
+  private noteRecord(lease: V1Lease): void {
+    const record = leaseRecord(lease.spec);
+    if (this.observed?.record !== record) this.observed = { record, at: this.monotonic() };
   }
 
   private observe(holder: string): void {
@@ -383,12 +401,19 @@ export class LeaderElector {
   }
 }
 
-/** Whether a Lease may be taken over: no renewal recorded, or the last one older than its duration. */
-export function isExpired(spec: V1LeaseSpec | undefined, nowMs: number): boolean {
-  const renewed = parseMicroTime(spec?.renewTime);
-  const durationSeconds = spec?.leaseDurationSeconds;
-  if (!renewed || !durationSeconds) return true;
-  return renewed.getTime() + durationSeconds * 1000 < nowMs;
+/** What identifies one state of a Lease: any renewal or takeover changes it. */
+export function leaseRecord(spec: V1LeaseSpec | undefined): string {
+  const text = (t: unknown) => (t instanceof Date ? t.toISOString() : String(t ?? ''));
+  return JSON.stringify([spec?.holderIdentity ?? '', spec?.leaseDurationSeconds ?? 0, text(spec?.acquireTime), text(spec?.renewTime), spec?.leaseTransitions ?? 0]);
+}
+
+/**
+ * Whether a Lease first seen in its current state at monotonic `observedAtMs` may be taken over
+ * at monotonic `nowMs`: it has not changed for a whole lease duration (or has none).
+ */
+export function leaseExpired(observedAtMs: number, leaseDurationSeconds: number | undefined, nowMs: number): boolean {
+  if (!leaseDurationSeconds) return true;
+  return observedAtMs + leaseDurationSeconds * 1000 < nowMs;
 }
 
 function withTimeout<T>(request: Promise<T>, ms: number): Promise<T> {

@@ -17,6 +17,13 @@ import {
 import { FIELD_MANAGER } from './apply.js';
 import { isNotFound } from './errors.js';
 
+/** Thrown by a write attempted while the writer is closed (leadership lost): nothing was sent. */
+export class WritesClosedError extends Error {
+  constructor() {
+    super('not writing: this operator is not the leader (any more)');
+  }
+}
+
 /** Called once per write, for metrics. */
 export type WriteObserver = (verb: 'apply' | 'delete' | 'status' | 'event' | 'patch', kind: string) => void;
 
@@ -39,7 +46,17 @@ export class KubeWriter {
 
   constructor(
     kc: KubeConfig,
-    private readonly options: { fieldManager?: string; component?: string; onWrite?: WriteObserver } = {},
+    private readonly options: {
+      fieldManager?: string;
+      component?: string;
+      onWrite?: WriteObserver;
+      /**
+       * Asked before every write; false refuses it with WritesClosedError. The operator closes
+       * its writer when it loses the lease, so reconciles still in flight stop writing at once
+       * instead of racing the new leader.
+       */
+      mayWrite?: () => boolean;
+    } = {},
   ) {
     this.objects = KubernetesObjectApi.makeApiClient(kc);
     this.custom = kc.makeApiClient(CustomObjectsApi);
@@ -52,6 +69,7 @@ export class KubeWriter {
   }
 
   private count(verb: Parameters<WriteObserver>[0], kind: string): void {
+    if (this.options.mayWrite && !this.options.mayWrite()) throw new WritesClosedError();
     this.writes++;
     this.options.onWrite?.(verb, kind);
   }

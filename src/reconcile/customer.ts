@@ -14,13 +14,13 @@ import {
   type Customer,
   type License,
   type VersionPolicy,
+  type ViolationAction,
 } from '../api/index.js';
 import type { KubeWriter } from '../kube/writer.js';
 import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
 import type { Caches } from './caches.js';
 import { CredentialsReader } from './credentials.js';
-import { sweepCustomer, type SweepDeps } from './enforce.js';
 import { containsEntries, sameJson } from './equality.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
@@ -41,14 +41,18 @@ export interface CustomerReconcilerDeps {
   clock: () => Date;
   /** Told of every plan, for metrics. */
   onPlanned?: (customer: string, plan: CustomerPlan, licenses: License[]) => void;
-  /** Workload caches and switches of the enforcement sweep. */
-  sweep: Omit<SweepDeps, 'writer' | 'log' | 'clock'>;
+  /** Told, after the owned objects are written, what may keep running in each of the customer's namespaces (none: stop sweeping). */
+  onSweepTargets: (customer: string, policies: VersionPolicy[], onViolation: ViolationAction) => void;
 }
 
 export class CustomerReconciler {
   private readonly credentials: CredentialsReader;
-  /** Statuses written, by "Kind/name", with the cached resourceVersion they replaced. */
-  private readonly written = new Map<string, { before: string | undefined; status: unknown }>();
+  /**
+   * Statuses written, by "Kind/name", with the cached resourceVersion they replaced and the
+   * customer they belong to. An entry lives only until the cache moves past that version, or
+   * its object leaves the customer: the map stays as small as the writes in flight.
+   */
+  private readonly written = new Map<string, { before: string | undefined; status: unknown; customer: string }>();
 
   constructor(private readonly deps: CustomerReconcilerDeps) {
     this.credentials = new CredentialsReader(deps.kc, deps.operatorNamespace, deps.caches.credentialSecrets);
@@ -83,11 +87,11 @@ export class CustomerReconciler {
     }
     await this.syncNamespaces(name, plan.namespaces, plan.admission);
     await this.syncOwnedObjects(name, plan.objects);
-    if (customer && !deleting && plan.sweepPolicies.length > 0) {
-      const onViolation = customerSpec.safeParse(customer.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
-      await sweepCustomer({ ...this.deps.sweep, writer, log: this.deps.log.child({ customer: name }), clock }, plan.sweepPolicies, onViolation);
-    }
+    // Running workloads are the sweep controller's: it learns what may keep running here.
+    const onViolation = customerSpec.safeParse(customer?.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
+    this.deps.onSweepTargets(name, customer && !deleting ? plan.sweepPolicies : [], onViolation);
     await this.writeStatuses(name, customer, licenses, plan);
+    this.pruneWritten(name, new Set([...licenses.map((l) => `License/${l.metadata.name}`), ...(customer ? [`Customer/${name}`] : [])]));
     for (const event of plan.events) {
       const subject = event.kind === 'License' ? licenses.find((l) => l.metadata.name === event.name) : customer;
       await writer.event(
@@ -118,12 +122,26 @@ export class CustomerReconciler {
    * the same status and records the same Events twice.
    */
   private withWrittenStatus<T extends License | Customer>(kind: string, object: T): T {
-    const written = this.written.get(`${kind}/${object.metadata.name}`);
-    return written && written.before === object.metadata.resourceVersion ? { ...object, status: written.status as T['status'] } : object;
+    const key = `${kind}/${object.metadata.name}`;
+    const written = this.written.get(key);
+    if (!written) return object;
+    if (written.before === object.metadata.resourceVersion) return { ...object, status: written.status as T['status'] };
+    this.written.delete(key); // the cache has caught up
+    return object;
   }
 
-  private recordWrittenStatus(kind: string, object: License | Customer, status: unknown): void {
-    this.written.set(`${kind}/${object.metadata.name}`, { before: object.metadata.resourceVersion, status });
+  private recordWrittenStatus(kind: string, object: License | Customer, status: unknown, customer: string): void {
+    this.written.set(`${kind}/${object.metadata.name}`, { before: object.metadata.resourceVersion, status, customer });
+  }
+
+  /** Forgets entries of this customer whose objects were not part of this reconcile (deleted, moved). */
+  private pruneWritten(customer: string, seen: Set<string>): void {
+    for (const [key, entry] of this.written) if (entry.customer === customer && !seen.has(key)) this.written.delete(key);
+  }
+
+  /** Entries kept (for tests: it must not grow with objects that come and go). */
+  get writtenEntries(): number {
+    return this.written.size;
   }
 
   private namespaceOwners(): Map<string, string> {
@@ -196,11 +214,11 @@ export class CustomerReconciler {
       const status = plan.licenseStatuses.get(license.metadata.name);
       if (!status || sameJson(status, license.status)) continue;
       await writer.applyClusterStatus({ group: GROUP, version: VERSION, plural: 'licenses', kind: 'License', name: license.metadata.name, status });
-      this.recordWrittenStatus('License', license, status);
+      this.recordWrittenStatus('License', license, status, name);
     }
     if (customer && plan.customerStatus && !sameJson(plan.customerStatus, customer.status)) {
       await writer.applyClusterStatus({ group: GROUP, version: VERSION, plural: 'customers', kind: 'Customer', name, status: plan.customerStatus });
-      this.recordWrittenStatus('Customer', customer, plan.customerStatus);
+      this.recordWrittenStatus('Customer', customer, plan.customerStatus, name);
     }
   }
 }

@@ -2,14 +2,16 @@
  * Defects found in review, each shown fixed on the real API server: bad input, a tenant or a
  * fault must never make the operator fail open.
  */
-import { ApiextensionsV1Api, AppsV1Api, type CoreV1Event, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, ApiextensionsV1Api, AppsV1Api, type CoreV1Event, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION, type Application, type Customer, type License, type VersionPolicy } from '../../src/api/index.js';
 import { Reason } from '../../src/licensing/reasons.js';
 import { CREDENTIALS_NOT_ALLOWED } from '../../src/render/credentials.js';
 import { pullSecretName } from '../../src/render/pullsecret.js';
 import { applyObjects } from '../../src/kube/apply.js';
-import { NODE_SELECTOR_ANNOTATION, STOPPED_NODE_LABEL } from '../../src/enforcement/sweep.js';
+import { NODE_SELECTOR_ANNOTATION, REPLICAS_ANNOTATION, STOPPED_NODE_LABEL } from '../../src/enforcement/sweep.js';
+import { ENFORCEMENT_FAILED } from '../../src/reconcile/sweep.js';
+import { deploymentWith, untilAdmission } from './admission-harness.js';
 import type { Operator } from '../../src/operator.js';
 import { CUSTOMER_INVALID_SPEC } from '../../src/render/plan.js';
 import { CREDENTIALS_OPT_IN_LABEL, CUSTOMER_LABEL } from '../../src/vocabulary/labels.js';
@@ -196,5 +198,90 @@ describe('defect 2: an unreadable sweep record on a workload', () => {
     const ds = await apps.readNamespacedDaemonSet({ name: 'agent', namespace: customer });
     expect(ds.metadata?.annotations?.[NODE_SELECTOR_ANNOTATION]).toBeUndefined();
     expect(ds.spec?.template.spec?.nodeSelector?.[STOPPED_NODE_LABEL]).toBeUndefined();
+  });
+});
+
+describe('isolation: a workload the sweep cannot patch', () => {
+  const customer = uniqueName('hard-iso');
+  const other = uniqueName('hard-iso-other');
+  const license = uniqueName('hard-iso-lic');
+  const otherLicense = uniqueName('hard-iso-other-lic');
+  const apps = kc.makeApiClient(AppsV1Api);
+  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
+  const policy = uniqueName('hard-unpatchable');
+
+  afterAll(async () => {
+    await admission.deleteValidatingAdmissionPolicyBinding({ name: policy }).catch(() => undefined);
+    await admission.deleteValidatingAdmissionPolicy({ name: policy }).catch(() => undefined);
+  });
+
+  it('gets an Event and a metric; its neighbours are still enforced and statuses still written, and another customer is untouched', async () => {
+    // Refuses every update of a labelled Deployment, the operator's included.
+    await applyObjects(kc, [
+      {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingAdmissionPolicy',
+        metadata: { name: policy },
+        spec: {
+          failurePolicy: 'Fail',
+          matchConstraints: { resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['deployments'] }] },
+          validations: [{ expression: 'false', message: 'this Deployment is frozen' }],
+        },
+      },
+      { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: policy }, spec: { policyName: policy, validationActions: ['Deny'], matchResources: { objectSelector: { matchLabels: { 'test.licensegate.dev/frozen': 'true' } } } } },
+      { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: customer }, spec: {} },
+      { apiVersion: API_VERSION, kind: 'License', metadata: { name: license }, spec: { customer, application: app, versions: ['1.0.0'] } },
+      { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: other }, spec: {} },
+      { apiVersion: API_VERSION, kind: 'License', metadata: { name: otherLicense }, spec: { customer: other, application: app, versions: ['1.0.0'] } },
+    ], { fieldManager: 'test' });
+    await watchUntilPasses<VersionPolicy>(kc, VP_PATH, (all) => {
+      for (const ns of [customer, other]) expect(all.find((p) => p.metadata.namespace === ns)?.spec.repositories[repo]?.allowedTags).toEqual(['1.0.0']);
+    });
+    const frozen = deploymentWith(customer, 'frozen', [`${repo}:1.0.0`], 2);
+    frozen.metadata!.labels = { 'test.licensegate.dev/frozen': 'true' };
+    await apps.createNamespacedDeployment({ namespace: customer, body: frozen as never });
+    await apps.createNamespacedDeployment({ namespace: customer, body: deploymentWith(customer, 'plain', [`${repo}:1.0.0`], 2) as never });
+    // A freshly applied policy takes a moment to reach admission.
+    await untilAdmission(async () =>
+      apps.patchNamespacedDeployment({ name: 'frozen', namespace: customer, body: { metadata: { annotations: { probe: '1' } } }, dryRun: 'All' }, mergePatch).then(() => false, () => true),
+    );
+    await apps.createNamespacedDeployment({ namespace: other, body: deploymentWith(other, 'web', [`${repo}:1.0.0`], 2) as never });
+
+    await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name: license, body: { spec: { suspended: true } } }, mergePatch);
+    await watchUntilPasses<CoreV1Event>(kc, `/api/v1/namespaces/${customer}/events`, (events) => {
+      expect(events.find((e) => e.involvedObject.name === 'frozen' && e.reason === ENFORCEMENT_FAILED)?.message).toContain('this Deployment is frozen');
+    }, 30_000);
+    expect((await apps.readNamespacedDeployment({ name: 'plain', namespace: customer })).metadata?.annotations?.[REPLICAS_ANNOTATION]).toBe('2');
+    await watchUntilPasses<License>(kc, LICENSE_PATH, (all) => expect(all.find((l) => l.metadata.name === license)?.status?.phase).toBe('Suspended'));
+    const metrics = await operator.metrics.registry.getSingleMetricAsString('licensegate_sweep_actions_total');
+    expect(metrics).toMatch(/action="ScaleToZero",outcome="failed"} [1-9]/);
+
+    // The other customer carries on: an edit there converges while this one keeps failing.
+    await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name: otherLicense, body: { spec: { versions: ['1.0.0', '1.1.0'] } } }, mergePatch);
+    await watchUntilPasses<VersionPolicy>(kc, VP_PATH, (all) => {
+      expect(all.find((p) => p.metadata.namespace === other)?.spec.repositories[repo]?.allowedTags).toEqual(['1.0.0', '1.1.0']);
+    });
+    expect((await apps.readNamespacedDeployment({ name: 'web', namespace: other })).spec?.replicas).toBe(2);
+  });
+});
+
+describe('defect 6: bookkeeping stays bounded by what exists', () => {
+  it('forgets written statuses of Licenses and Customers that are gone', async () => {
+    await operator.whenIdle();
+    const before = operator.bookkeeping.writtenStatuses;
+    const customer = uniqueName('hard-churn');
+    const licenses = Array.from({ length: 8 }, (_, i) => `${customer}-l${i}`);
+    await applyObjects(kc, [
+      { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: customer }, spec: {} },
+      ...licenses.map((name) => ({ apiVersion: API_VERSION, kind: 'License', metadata: { name }, spec: { customer, application: app, versions: ['1.0.0'] } })),
+    ], { fieldManager: 'test' });
+    await watchUntilPasses<License>(kc, LICENSE_PATH, (all) => {
+      for (const name of licenses) expect(all.find((l) => l.metadata.name === name)?.status?.phase).toBe('Active');
+    });
+    for (const name of licenses) await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name });
+    await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: 'customers', name: customer });
+    await watchUntilPasses<Customer>(kc, CUSTOMER_PATH, (all) => expect(all.map((c) => c.metadata.name)).not.toContain(customer));
+    await operator.whenIdle();
+    expect(operator.bookkeeping.writtenStatuses).toBeLessThanOrEqual(before);
   });
 });

@@ -231,4 +231,22 @@ describe('LeaderElector against the API server', () => {
     expect(a.elector.leader).toBe('intruder');
     expect(a.signal?.aborted).toBe(true);
   });
+
+  it('does not take over a renewed Lease whatever its own wall clock says (clock skew, defect 5)', async () => {
+    const lease = { namespace, name: uniqueName('lease') };
+    const honest = new Candidate(kc, `${lease.name}-honest`, lease);
+    // An hour ahead: by wall clocks every renewTime the leader writes is long expired.
+    const skewed = new Candidate(kc, `${lease.name}-skewed`, lease, { now: () => Date.now() + 3_600_000 });
+    cleanups.push(() => honest.elector.stop({ release: false }), () => skewed.elector.stop({ release: false }));
+    await leaderWithFollowers(honest, skewed);
+    // Several lease durations of renewals go by: the skewed candidate must never lead meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 3 * LEASE_MS));
+    expect(skewed.startedAt).toEqual([]);
+    expect(honest.elector.isLeader).toBe(true);
+    // Once the leader stops renewing, the skewed one takes over after a lease duration of its own time.
+    const stoppedAt = Date.now();
+    await honest.elector.stop({ release: false });
+    await skewed.until(() => skewed.elector.isLeader, LEASE_MS + 5_000);
+    expect((skewed.startedAt[0] ?? 0) - stoppedAt).toBeGreaterThan(LEASE_MS - RETRY_MS - 200);
+  });
 });

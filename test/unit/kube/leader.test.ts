@@ -1,28 +1,27 @@
 import { KubeConfig, type V1MicroTime } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { isExpired, LeaderElector } from '../../../src/kube/leader.js';
-import { toMicroTime } from '../../../src/kube/microtime.js';
+import { LeaderElector, leaseExpired, leaseRecord } from '../../../src/kube/leader.js';
 
-describe('isExpired', () => {
-  const renewed = Date.parse('2025-01-01T00:00:00.000Z');
-
-  it('is false until renewTime + leaseDurationSeconds has passed', () => {
-    // What client-node hands over on reads: the server's string where the type says V1MicroTime.
-    const renewTime = '2025-01-01T00:00:00.000000Z' as unknown as V1MicroTime;
-    const spec = { renewTime, leaseDurationSeconds: 15 };
-    expect(isExpired(spec, renewed + 15_000)).toBe(false);
-    expect(isExpired(spec, renewed + 15_001)).toBe(true);
+describe('leaseExpired (judged by the local monotonic clock, like client-go)', () => {
+  it('is false until the record has been unchanged for a whole lease duration as measured here', () => {
+    expect(leaseExpired(1_000, 15, 16_000)).toBe(false);
+    expect(leaseExpired(1_000, 15, 16_001)).toBe(true);
   });
 
-  it('reads a renewTime a client-node model holds as V1MicroTime too', () => {
-    expect(isExpired({ renewTime: toMicroTime(new Date(renewed)), leaseDurationSeconds: 15 }, renewed + 1_000)).toBe(false);
+  it('treats a Lease without a duration as free to take', () => {
+    expect(leaseExpired(1_000, undefined, 1_000)).toBe(true);
+    expect(leaseExpired(1_000, 0, 1_000)).toBe(true);
   });
+});
 
-  it('treats a Lease without renewTime or duration as free to take', () => {
-    expect(isExpired(undefined, renewed)).toBe(true);
-    expect(isExpired({ leaseDurationSeconds: 15 }, renewed)).toBe(true);
-    expect(isExpired({ renewTime: toMicroTime(new Date(renewed)) }, renewed)).toBe(true);
+describe('leaseRecord', () => {
+  const spec = { holderIdentity: 'a', leaseDurationSeconds: 15, renewTime: '2025-01-01T00:00:00.000000Z' as unknown as V1MicroTime, leaseTransitions: 1 };
+
+  it('changes with every renewal or takeover, and only then', () => {
+    expect(leaseRecord(spec)).toBe(leaseRecord({ ...spec }));
+    expect(leaseRecord({ ...spec, renewTime: '2025-01-01T00:00:02.000000Z' as unknown as V1MicroTime })).not.toBe(leaseRecord(spec));
+    expect(leaseRecord({ ...spec, holderIdentity: 'b' })).not.toBe(leaseRecord(spec));
   });
 });
 
