@@ -251,7 +251,7 @@ describe('isolation: a workload the sweep cannot patch', () => {
     await watchUntilPasses<CoreV1Event>(kc, `/api/v1/namespaces/${customer}/events`, (events) => {
       expect(events.find((e) => e.involvedObject.name === 'frozen' && e.reason === ENFORCEMENT_FAILED)?.message).toContain('this Deployment is frozen');
     }, 30_000);
-    expect((await apps.readNamespacedDeployment({ name: 'plain', namespace: customer })).metadata?.annotations?.[REPLICAS_ANNOTATION]).toBe('2');
+    await eventually(async () => expect((await apps.readNamespacedDeployment({ name: 'plain', namespace: customer })).metadata?.annotations?.[REPLICAS_ANNOTATION]).toBe('2'));
     await watchUntilPasses<License>(kc, LICENSE_PATH, (all) => expect(all.find((l) => l.metadata.name === license)?.status?.phase).toBe('Suspended'));
     const metrics = await operator.metrics.registry.getSingleMetricAsString('licensegate_sweep_actions_total');
     expect(metrics).toMatch(/action="ScaleToZero",outcome="failed"} [1-9]/);

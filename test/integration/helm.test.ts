@@ -36,6 +36,7 @@ import type { Operator } from '../../src/operator.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from '../../src/vocabulary/labels.js';
 import { helm } from '../helm-binary.js';
 import { eventually, isNotFound, kubeConfig, uniqueName } from './context.js';
+import { examplesClock } from './examples-clock.js';
 import { startOperator, watchUntilPasses } from './operator-harness.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -132,7 +133,7 @@ beforeAll(async () => {
   installed = true;
   sa = await serviceAccountKubeConfig('licensegate', namespace);
   await applyObjects(admin, exampleObjects(), { fieldManager: 'test' });
-  operator = await startOperator(sa, chartEnvironment());
+  operator = await startOperator(sa, chartEnvironment(), examplesClock());
 }, 180_000);
 
 afterAll(async () => {

@@ -15,6 +15,7 @@ import type { Operator } from '../../src/operator.js';
 import { CUSTOMER_LABEL } from '../../src/vocabulary/labels.js';
 import { pullSecretName } from '../../src/render/pullsecret.js';
 import { kubeConfig, uniqueName } from './context.js';
+import { examplesClock } from './examples-clock.js';
 import { startOperator, watchUntil, watchUntilPasses } from './operator-harness.js';
 
 const kc = kubeConfig();
@@ -91,10 +92,18 @@ afterAll(async () => {
 });
 
 describe('examples/', () => {
+  // The examples' dates are fixed: the operator reads them on a clock that starts where they do.
   beforeAll(async () => {
+    await operator.stop();
+    operator = await startOperator(kc, {}, examplesClock());
     const dir = join(import.meta.dirname, '..', '..', 'examples');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(dir, f));
     await applyObjects(kc, await readYamlObjects(files), { fieldManager: 'test' });
+  });
+
+  afterAll(async () => {
+    await operator.stop();
+    operator = await startOperator(kc);
   });
 
   it('give every License its phase and versions, and every customer namespace its VersionPolicy', async () => {
