@@ -118,8 +118,11 @@ export class Operator {
       if (type === 'DELETED') this.metrics.forgetLicense(l.metadata.name, l.spec?.customer ?? '', l.spec?.application ?? '');
       this.enqueueCustomer(l.spec?.customer);
     });
-    applications.on('change', (a) => {
+    applications.on('change', (a, type, old) => {
       this.queue.add(APPLICATION_KEY + a.metadata?.name);
+      // Every customer's policy gates every application, but only the spec matters to them: a
+      // status write (the operator's own, after every spec change) must not re-plan them all.
+      if (type === 'MODIFIED' && old && old.metadata?.generation === a.metadata?.generation) return;
       this.enqueueAllCustomers();
     });
     for (const owned of [versionPolicies, pullSecrets, namespaces] as unknown as Informer<KubernetesObject>[]) {
@@ -171,6 +174,7 @@ export class Operator {
         this.metrics.reconciles.inc({ controller, outcome });
         this.metrics.reconcileSeconds.observe({ controller }, ms / 1000);
         this.metrics.queueDepth.set(this.queue.length);
+        log.debug({ key, ms: Math.round(ms), outcome }, 'reconciled');
       },
     });
 
