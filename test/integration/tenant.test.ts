@@ -103,6 +103,18 @@ describe('a tenant with admin rights in its namespace', () => {
     await core.createNamespacedSecret({ namespace: customer, body: { metadata: { name: 'mine' }, stringData: { a: 'b' } } }, asTenant);
   });
 
+  it('cannot get the operator to adopt, overwrite or delete look-alike Secrets', async () => {
+    // Named and labelled like the operator's, minus the managed-by label the policy guards.
+    const lookAlike = { metadata: { name: 'licensegate-pull-something', labels: { [CUSTOMER_LABEL]: customer, 'licensegate.dev/application': app } }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': '{"auths":{}}' } };
+    await core.createNamespacedSecret({ namespace: customer, body: lookAlike }, asTenant);
+    // A reconcile of the customer (an edit to its License) leaves it alone.
+    await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name: license, body: { metadata: { annotations: { nudge: '1' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await operator.whenIdle();
+    const still = await core.readNamespacedSecret({ name: 'licensegate-pull-something', namespace: customer });
+    expect(still.metadata?.managedFields?.map((f) => f.manager)).not.toContain('licensegate');
+    expect(Buffer.from(still.data!['.dockerconfigjson']!, 'base64').toString()).toBe('{"auths":{}}');
+  });
+
   it('cannot relabel its namespace out of the customer or out of Deny', async () => {
     for (const [key, value] of [[CUSTOMER_LABEL, 'someone-else'], [CUSTOMER_LABEL, null], [ADMISSION_LABEL, 'Audit']] as const) {
       const message = await refusal(core.patchNamespace({ name: customer, body: { metadata: { labels: { [key]: value } } } }, asTenantMerge));
