@@ -64,6 +64,7 @@ export class Operator {
   private leading = false;
   private ownUsername: string | undefined;
   private webhook: WebhookServer | undefined;
+  private webhookStarting: Promise<void> | undefined;
   private stopping = false;
   private synced = false;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -246,7 +247,7 @@ export class Operator {
 
   /** Every replica serves the webhook once the leader has written its certificate; rotations swap it in place. */
   private async syncWebhookServer(): Promise<void> {
-    const { config, log } = this.options;
+    const { config } = this.options;
     if (!config.LICENSEGATE_WEBHOOK || this.stopping) return;
     const bundle = readTlsBundle(this.caches.credentialSecrets, config.LICENSEGATE_NAMESPACE);
     if (!bundle) return;
@@ -254,8 +255,19 @@ export class Operator {
       this.webhook.setTls(bundle);
       return;
     }
+    // One start at a time (Secret events come in bursts), and never a server left listening
+    // by a start that finished after stop() began: the next process could not bind the port.
+    if (this.webhookStarting) return this.webhookStarting;
+    this.webhookStarting = this.startWebhookServer(bundle).finally(() => {
+      this.webhookStarting = undefined;
+    });
+    return this.webhookStarting;
+  }
+
+  private async startWebhookServer(bundle: NonNullable<ReturnType<typeof readTlsBundle>>): Promise<void> {
+    const { config, log } = this.options;
     const workloadByResource = new Map<string, ObjectCache<Workload>>(WORKLOAD_RESOURCES.map((w, i) => [w.resource, this.caches.workloads[i]!]));
-    this.webhook = await serveWebhook({
+    const server = await serveWebhook({
       port: config.LICENSEGATE_WEBHOOK_PORT,
       host: config.LICENSEGATE_WEBHOOK_BIND_ADDRESS,
       tls: bundle,
@@ -266,7 +278,12 @@ export class Operator {
       },
       onReviewed: (ms, allowed) => this.metrics.webhookSeconds.observe({ allowed: String(allowed) }, ms / 1000),
     });
-    log.info({ port: this.webhook.port }, 'webhook serving');
+    if (this.stopping) {
+      await server.close();
+      return;
+    }
+    this.webhook = server;
+    log.info({ port: server.port }, 'webhook serving');
   }
 
   /** Sizes of the operator's bookkeeping maps: they must stay bounded by what exists (tests, debugging). */
@@ -299,7 +316,10 @@ export class Operator {
     };
     await step(() => this.queue.shutdown());
     await step(() => this.elector?.stop());
-    await step(() => this.webhook?.close());
+    await step(async () => {
+      await this.webhookStarting?.catch(() => undefined);
+      await this.webhook?.close();
+    });
     for (const informer of this.informers) await step(() => informer.stop());
     this.leading = false;
     this.metrics.isLeader.set(0);

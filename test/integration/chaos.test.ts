@@ -4,11 +4,15 @@
  * and the kills cause no storm of repeated Events.
  */
 import { join } from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runChaos } from '../../bench/lib/chaos.js';
+import { deleteByPrefix } from './cleanup.js';
 import { kubeConfig, uniqueName } from './context.js';
 
 describe('the operator SIGKILLed during cold convergence', () => {
+  const prefix = uniqueName('chaos');
+  afterAll(() => deleteByPrefix(kubeConfig(), prefix), 300_000);
+
   it('ends in the same state as an undisturbed run', { timeout: 600_000 }, async () => {
     const result = await runChaos({
       kc: kubeConfig(),
@@ -17,7 +21,7 @@ describe('the operator SIGKILLed during cold convergence', () => {
       customers: 50,
       kills: 5,
       seed: 20261202,
-      prefix: uniqueName('chaos'),
+      prefix,
       timeoutMs: 240_000,
       log: (line) => console.log(`chaos: ${line}`),
     });

@@ -15,6 +15,7 @@ import { apiError } from '../../src/kube/errors.js';
 import type { Operator } from '../../src/operator.js';
 import { worldArb } from '../fuzz/generators.js';
 import { kubeConfig, uniqueName } from './context.js';
+import { deleteByPrefix } from './cleanup.js';
 import { startOperator, watchUntilPasses } from './operator-harness.js';
 
 const kc = kubeConfig();
@@ -62,8 +63,9 @@ afterAll(async () => {
     console.log(await operator.metrics.registry.getSingleMetricAsString('licensegate_reconcile_total'));
     console.log(await operator.metrics.registry.getSingleMetricAsString('licensegate_api_writes_total'));
   }
+  if (operator) await deleteByPrefix(kc, run, operator);
   await operator?.stop();
-});
+}, 300_000);
 
 describe(`fuzzing the operator through the API server (${WORLDS} generated worlds)`, () => {
   it('stores over a thousand generated objects (the schema accepts them)', () => {
