@@ -8,6 +8,9 @@ import { API_VERSION, GROUP, VERSION, type Application, type Customer, type Lice
 import { Reason } from '../../src/licensing/reasons.js';
 import { CREDENTIALS_NOT_ALLOWED } from '../../src/render/credentials.js';
 import { pullSecretName } from '../../src/render/pullsecret.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { applyObjects } from '../../src/kube/apply.js';
 import { NODE_SELECTOR_ANNOTATION, REPLICAS_ANNOTATION, STOPPED_NODE_LABEL } from '../../src/enforcement/sweep.js';
 import { ENFORCEMENT_FAILED } from '../../src/reconcile/sweep.js';
@@ -53,15 +56,24 @@ afterAll(async () => {
  */
 async function withLooseCustomerSchema(body: () => Promise<void>): Promise<void> {
   const name = `customers.${GROUP}`;
-  const crd = await crds.readCustomResourceDefinition({ name });
-  const index = crd.spec.versions.findIndex((v) => v.name === VERSION);
+  // The original as generated (raw JSON: client-node's typed read renames x-kubernetes-* keys).
+  const [generated] = [parseYaml(readFileSync(join(import.meta.dirname, '..', '..', 'crds', `${GROUP}_customers.yaml`), 'utf8'))] as unknown as {
+    spec: { versions: { name: string; schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }[] };
+  }[];
+  const index = generated!.spec.versions.findIndex((v) => v.name === VERSION);
   const path = `/spec/versions/${index}/schema/openAPIV3Schema/properties/spec`;
-  const original = crd.spec.versions[index]!.schema!.openAPIV3Schema!.properties!['spec'];
+  const original = generated!.spec.versions[index]!.schema.openAPIV3Schema.properties['spec'];
   await crds.patchCustomResourceDefinition({ name, body: [{ op: 'replace', path, value: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } }] }, jsonPatch);
   try {
     await body();
   } finally {
     await crds.patchCustomResourceDefinition({ name, body: [{ op: 'replace', path, value: original }] }, jsonPatch);
+    // Leave the schema as the other suites expect it, enforced again before going on.
+    await eventually(async () => {
+      const bad = { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: 'schema-probe' }, spec: { enforcement: { admission: 'Sometimes' } } };
+      const refused = await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'customers', body: bad, dryRun: 'All' }).then(() => false, () => true);
+      if (!refused) throw new Error('the Customer schema is not enforced again yet');
+    });
   }
 }
 
