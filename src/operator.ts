@@ -24,11 +24,14 @@ import type { Caches, ObjectCache, WorkloadCache } from './reconcile/caches.js';
 import type { Workload } from './enforcement/sweep.js';
 import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CustomerReconciler } from './reconcile/customer.js';
+import { GateCredentialsReconciler } from './reconcile/gatecredentials.js';
 import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
 
 const CUSTOMER_KEY = 'customer:';
 const WEBHOOK_KEY = 'webhook:tls';
+/** One key for all gate credentials: a pass over the licenses is cheap and writes only what is missing. */
+const GATE_CREDENTIALS_KEY = 'gate:credentials';
 
 /** Names the webhook's certificate must carry: the Service's DNS names, or the host of an explicit URL. */
 function webhookHosts(config: OperatorConfig): string[] {
@@ -57,6 +60,7 @@ export class Operator {
   private readonly elector: LeaderElector | undefined;
   private readonly customers: CustomerReconciler;
   private readonly applications: ApplicationReconciler;
+  private readonly gateCredentials: GateCredentialsReconciler;
   private leading = false;
   private ownUsername: string | undefined;
   private webhook: WebhookServer | undefined;
@@ -142,13 +146,25 @@ export class Operator {
       },
     });
     this.applications = new ApplicationReconciler({ caches: this.caches, writer: this.writer, clock });
+    this.gateCredentials = new GateCredentialsReconciler({
+      kc,
+      caches: this.caches,
+      namespace: config.LICENSEGATE_NAMESPACE,
+      log,
+      onWrite: (verb) => this.metrics.writes.inc({ verb, kind: 'Secret' }),
+    });
+    for (const source of [licenses, applications, credentialSecrets] as unknown as Informer<ObjectLike>[]) {
+      source.on('change', () => {
+        if (this.leading) this.queue.add(GATE_CREDENTIALS_KEY);
+      });
+    }
 
     this.queue = new WorkQueue({
       concurrency: config.LICENSEGATE_WORKERS,
       log,
       handler: (key) => this.reconcile(key),
       onProcessed: (key, ms, outcome) => {
-        const controller = key.startsWith(CUSTOMER_KEY) ? 'customer' : 'application';
+        const controller = key.startsWith(CUSTOMER_KEY) ? 'customer' : key === GATE_CREDENTIALS_KEY ? 'gate-credentials' : 'application';
         this.metrics.reconciles.inc({ controller, outcome });
         this.metrics.reconcileSeconds.observe({ controller }, ms / 1000);
         this.metrics.queueDepth.set(this.queue.length);
@@ -287,6 +303,7 @@ export class Operator {
   /** Everything the operator knows about, including customers only named by licenses or labels. */
   private resyncAll(): void {
     for (const app of this.caches.applications.list()) this.queue.add(APPLICATION_KEY + app.metadata.name);
+    this.queue.add(GATE_CREDENTIALS_KEY);
     this.enqueueAllCustomers();
   }
 
@@ -332,6 +349,7 @@ export class Operator {
     try {
       if (key.startsWith(CUSTOMER_KEY)) return await this.customers.reconcile(key.slice(CUSTOMER_KEY.length));
       if (key === WEBHOOK_KEY) return await this.reconcileWebhook();
+      if (key === GATE_CREDENTIALS_KEY) return await this.gateCredentials.reconcile();
       return await this.applications.reconcile(key.slice(APPLICATION_KEY.length));
     } catch (error) {
       // The queue logs and retries; an API error is worth its status line, not its headers.

@@ -20,6 +20,7 @@ import { isNotFound } from '../kube/errors.js';
 import type { KubeWriter } from '../kube/writer.js';
 import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
+import { gateCredentialsByLicense } from '../render/gatecredentials.js';
 import type { CredentialsSecret } from '../render/pullsecret.js';
 import type { Caches } from './caches.js';
 import { sweepCustomer, type SweepDeps } from './enforce.js';
@@ -72,6 +73,7 @@ export class CustomerReconciler {
       licenses,
       credentials: await this.gatherCredentials(licenses, applications.map((a) => a.spec.registry?.credentialsSecret)),
       namespaceOwners: this.namespaceOwners(),
+      gateCredentials: gateCredentialsByLicense(caches.credentialSecrets.list()),
     });
     this.deps.onPlanned?.(name, plan, licenses);
 

@@ -19,6 +19,7 @@ import { customerSpec } from '../api/index.js';
 import { evaluateLicense, type LicenseEvaluation } from '../licensing/evaluate.js';
 import { Reason } from '../licensing/reasons.js';
 import { mergeConditions, rfc3339, type DesiredCondition } from './conditions.js';
+import { renderGatePullSecret } from './gatecredentials.js';
 import { renderPullSecret, type CredentialsSecret } from './pullsecret.js';
 import { renderVersionPolicy, type Grant } from './versionpolicy.js';
 
@@ -35,6 +36,8 @@ export interface CustomerWorld {
   credentials: ReadonlyMap<string, CredentialsSecret>;
   /** The customer label found on each labelled namespace. */
   namespaceOwners: ReadonlyMap<string, string>;
+  /** Gate credentials by license name, for applications served through the registry gate. */
+  gateCredentials?: ReadonlyMap<string, CredentialsSecret>;
 }
 
 /** An Event to record against a License or Customer. */
@@ -148,6 +151,13 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     );
     for (const [application, license] of pullSecretLicenses(licenses, evaluations)) {
       const app = appsByName.get(application)!;
+      // Behind a registry gate, the pull secret carries the license's gate credentials instead.
+      const gated = renderGatePullSecret({ namespace, customer: customer.metadata.name, application: app, license: license.metadata.name, gateCredentials: world.gateCredentials });
+      if (gated) {
+        if (gated.ok) objects.push(gated.secret);
+        else credentialProblems.push(gated.message);
+        continue;
+      }
       const ref = license.spec.registryCredentialsSecret ?? app.spec.registry?.credentialsSecret;
       if (!ref) continue;
       const source = `Secret ${refKey(ref)}`;
