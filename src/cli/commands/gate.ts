@@ -5,7 +5,6 @@
  * operator then writes the new one into the customer's pull secrets).
  */
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { startGate } from '../../gate/run.js';
@@ -20,7 +19,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** Parses HOST:PORT (IPv6 in brackets). */
 export function parseListen(value: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
   const port = match ? Number(match[3]) : NaN;
   if (!match || port > 65535) throw new CliError(`--listen ${value}: expected HOST:PORT, e.g. 0.0.0.0:5443 or [::1]:5000`, ExitCode.Usage);
   return { host: match[1] ?? match[2]!, port };
@@ -52,7 +51,6 @@ export function registerGate(program: Command): void {
       if (options.plainHttp && !LOOPBACK.has(host)) {
         throw new CliError(`--plain-http only on a loopback address (127.0.0.1, ::1, localhost), not ${host}: credentials would cross the network in clear`, ExitCode.Usage);
       }
-      if (isIP(host) === 0 && host !== 'localhost' && !/^[a-z0-9.-]+$/i.test(host)) throw new CliError(`--listen: bad host ${host}`, ExitCode.Usage);
       const metricsPort = Number(options.metricsPort);
       if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new CliError(`--metrics-port ${options.metricsPort}: a port number`, ExitCode.Usage);
       const readPem = async (file: string) => {
