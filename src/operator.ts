@@ -25,6 +25,7 @@ import type { Workload } from './enforcement/sweep.js';
 import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CustomerReconciler } from './reconcile/customer.js';
 import { GateCredentialsReconciler } from './reconcile/gatecredentials.js';
+import { GATE_TLS_SECRET, reconcileGateTls } from './reconcile/gatetls.js';
 import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
 
@@ -32,6 +33,7 @@ const CUSTOMER_KEY = 'customer:';
 const WEBHOOK_KEY = 'webhook:tls';
 /** One key for all gate credentials: a pass over the licenses is cheap and writes only what is missing. */
 const GATE_CREDENTIALS_KEY = 'gate:credentials';
+const GATE_TLS_KEY = 'gate:tls';
 
 /** Names the webhook's certificate must carry: the Service's DNS names, or the host of an explicit URL. */
 function webhookHosts(config: OperatorConfig): string[] {
@@ -122,6 +124,10 @@ export class Operator {
       owned.on('change', (o) => this.enqueueCustomer(o.metadata?.labels?.[CUSTOMER_LABEL]));
     }
     credentialSecrets.on('change', (secret) => {
+      if (secret.metadata?.name === GATE_TLS_SECRET) {
+        if (this.leading && config.LICENSEGATE_GATE_TLS_HOSTS.length > 0) this.queue.add(GATE_TLS_KEY);
+        return;
+      }
       if (secret.metadata?.name === WEBHOOK_TLS_SECRET) {
         if (this.leading) this.queue.add(WEBHOOK_KEY);
         void this.syncWebhookServer().catch((error: unknown) => log.error({ err: error }, 'webhook server failed'));
@@ -164,7 +170,7 @@ export class Operator {
       log,
       handler: (key) => this.reconcile(key),
       onProcessed: (key, ms, outcome) => {
-        const controller = key.startsWith(CUSTOMER_KEY) ? 'customer' : key === GATE_CREDENTIALS_KEY ? 'gate-credentials' : 'application';
+        const controller = key.startsWith(CUSTOMER_KEY) ? 'customer' : key.startsWith('gate:') ? key : 'application';
         this.metrics.reconciles.inc({ controller, outcome });
         this.metrics.reconcileSeconds.observe({ controller }, ms / 1000);
         this.metrics.queueDepth.set(this.queue.length);
@@ -304,6 +310,7 @@ export class Operator {
   private resyncAll(): void {
     for (const app of this.caches.applications.list()) this.queue.add(APPLICATION_KEY + app.metadata.name);
     this.queue.add(GATE_CREDENTIALS_KEY);
+    if (this.options.config.LICENSEGATE_GATE_TLS_HOSTS.length > 0) this.queue.add(GATE_TLS_KEY);
     this.enqueueAllCustomers();
   }
 
@@ -350,6 +357,10 @@ export class Operator {
       if (key.startsWith(CUSTOMER_KEY)) return await this.customers.reconcile(key.slice(CUSTOMER_KEY.length));
       if (key === WEBHOOK_KEY) return await this.reconcileWebhook();
       if (key === GATE_CREDENTIALS_KEY) return await this.gateCredentials.reconcile();
+      if (key === GATE_TLS_KEY) {
+        const { config, log } = this.options;
+        return await reconcileGateTls({ writer: this.writer, log, namespace: config.LICENSEGATE_NAMESPACE, hosts: config.LICENSEGATE_GATE_TLS_HOSTS, secrets: this.caches.credentialSecrets, clock: this.options.clock ?? (() => new Date()) });
+      }
       return await this.applications.reconcile(key.slice(APPLICATION_KEY.length));
     } catch (error) {
       // The queue logs and retries; an API error is worth its status line, not its headers.

@@ -34,6 +34,7 @@ export interface GateOptions {
 
 export interface RunningGate {
   port: number;
+  setTls(tls: { cert: string; key: string }): void;
   metricsPort: number | undefined;
   metrics: GateMetrics;
   close(): Promise<void>;
@@ -90,6 +91,7 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
   log.info({ port: server.port, namespace: options.namespace }, 'registry gate serving');
   return {
     port: server.port,
+    setTls: (tls) => server.setTls(tls),
     metricsPort: metricsEndpoint?.port,
     metrics,
     async close() {

@@ -436,6 +436,8 @@ async function runLimited(jobs: (() => Promise<void>)[], limit: number): Promise
 
 export interface GateServer {
   port: number;
+  /** Swaps the certificate of a TLS gate in place (rotation); new connections use it. */
+  setTls(tls: { cert: string; key: string }): void;
   close(): Promise<void>;
 }
 
@@ -461,6 +463,9 @@ export async function listenGate(args: { host: string; port: number; tls?: { cer
   });
   return {
     port: (server.address() as AddressInfo).port,
+    setTls: (tls) => {
+      if (server instanceof https.Server) server.setSecureContext({ cert: tls.cert, key: tls.key });
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -39,6 +39,10 @@ export const NAMES = {
   metricsService: 'licensegate-metrics',
   webhookService: 'licensegate-webhook',
   podDisruptionBudget: 'licensegate',
+  /** The registry gate: Deployment, Service, ServiceAccount, PodDisruptionBudget, ClusterRole, Role and bindings. */
+  gate: 'licensegate-gate',
+  /** The gate's self-issued TLS Secret (when the chart is given none), written by the operator. */
+  gateTlsSecret: 'licensegate-gate-tls',
 } as const;
 
 export const PORTS = {
@@ -46,6 +50,8 @@ export const PORTS = {
   http: 8080,
   /** The webhook's HTTPS port in the container (LICENSEGATE_WEBHOOK_PORT); its Service listens on 443. */
   webhook: 9443,
+  /** The registry gate's HTTPS port in its container; its Service listens on 443. */
+  gate: 5443,
 } as const;
 
 /** The in-cluster username of the operator's ServiceAccount, which the admission policies exempt. */

@@ -6,6 +6,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, type Application, type License } from '../api/index.js';
 import { gateCredentialsLicense, gateCredentialsSecretName, GATE_CREDENTIALS_LABEL, GATE_LICENSE_ANNOTATION } from '../vocabulary/gate.js';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../vocabulary/labels.js';
 import { CREDENTIALS_INVALID, renderPullSecret, type CredentialsSecret, type PullSecretResult } from './pullsecret.js';
 
 /** Names of the licenses whose application is served through a gate. */
@@ -25,7 +26,8 @@ export function renderGateCredentials(license: License, namespace: string, token
     metadata: {
       name: gateCredentialsSecretName(license.metadata.name),
       namespace,
-      labels: { [GATE_CREDENTIALS_LABEL]: 'true' },
+      // The managed-by label: only the operator (and cluster admins) may write it, by the protection policy.
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [GATE_CREDENTIALS_LABEL]: 'true' },
       annotations: { [GATE_LICENSE_ANNOTATION]: license.metadata.name },
       ...(license.metadata.uid
         ? { ownerReferences: [{ apiVersion: API_VERSION, kind: 'License', name: license.metadata.name, uid: license.metadata.uid }] }

@@ -106,9 +106,10 @@ export interface GateProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `licensegate gate` as its own process (plain HTTP on loopback), against the test cluster. */
-export async function spawnGate(args: string[]): Promise<GateProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gate', '--listen', '127.0.0.1:0', '--plain-http', '--metrics-port', '0', '--log-level', 'warn', ...args], {
+/** Runs `licensegate gate` as its own process (plain HTTP on loopback unless told otherwise), against the test cluster. */
+export async function spawnGate(args: string[], options: { plainHttp?: boolean } = {}): Promise<GateProcess> {
+  const plain = options.plainHttp ?? true ? ['--plain-http'] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gate', '--listen', '127.0.0.1:0', ...plain, '--metrics-port', '0', '--log-level', 'warn', ...args], {
     env: { ...process.env, KUBECONFIG: inject('kubeconfig') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

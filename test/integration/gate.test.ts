@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,7 +16,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION } from '../../src/api/index.js';
 import { startGate, type RunningGate } from '../../src/gate/run.js';
 import { applyObjects } from '../../src/kube/apply.js';
-import { freePort } from '../../src/localcluster/index.js';
+import { freePort, serviceAccountKubeConfig } from '../../src/localcluster/index.js';
+import { gateClusterRules, gateNamespaceRules } from '../../src/manifests/rbac.js';
+import { GATE_TLS_SECRET } from '../../src/reconcile/gatetls.js';
 import type { Operator } from '../../src/operator.js';
 import { pullSecretName } from '../../src/render/pullsecret.js';
 import { gateCredentialsSecretName } from '../../src/vocabulary/gate.js';
@@ -46,6 +48,8 @@ describe('registry gate', () => {
   const deadLicense = uniqueName('gate-dlic');
   const upstreamCreds = uniqueName('gate-upstream');
   const repo = `acme/${app}`;
+  const gateClusterRole = uniqueName('gate-reader');
+  const gateServiceAccount = uniqueName('gate-sa');
   let registry: TestRegistry;
   let operator: Operator | undefined;
   let gate: RunningGate | undefined;
@@ -118,8 +122,21 @@ describe('registry gate', () => {
       ] as KubernetesObject[],
       { fieldManager: 'test' },
     );
-    operator = await startOperator(kc);
-    gate = await startGate({ kc, namespace: NS, host: '127.0.0.1', port: gatePort, plainHttpUpstreams: [registry.server, deadServer], log: testLog, metricsPort: 0 });
+    operator = await startOperator(kc, { LICENSEGATE_GATE_TLS_HOSTS: '127.0.0.1' });
+    // The gate runs as its own ServiceAccount with exactly the chart's RBAC: reads, no writes.
+    await applyObjects(kc, [
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: gateClusterRole }, rules: gateClusterRules() },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: gateClusterRole, namespace: NS }, rules: gateNamespaceRules() },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: gateClusterRole, namespace: NS },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: gateClusterRole },
+        subjects: [{ kind: 'ServiceAccount', name: gateServiceAccount, namespace: NS }],
+      },
+    ] as unknown as KubernetesObject[], { fieldManager: 'test' });
+    const gateKc = await serviceAccountKubeConfig(kc, { namespace: NS, name: gateServiceAccount, clusterRole: gateClusterRole });
+    gate = await startGate({ kc: gateKc, namespace: NS, host: '127.0.0.1', port: gatePort, plainHttpUpstreams: [registry.server, deadServer], log: testLog, metricsPort: 0 });
   }, 120_000);
 
   afterAll(async () => {
@@ -414,5 +431,30 @@ describe('registry gate', () => {
     const recreated = credsOf(await pullSecret(customer, (c) => ![before.password, after.password].includes(c.auths[gateHost]!.password)));
     expect(await manifest(recreated)).toBe(200);
     expect(await manifest(after)).toBe(401);
+  }, T);
+
+  it('TLS: the operator issues the gate\'s certificate; skopeo pulls through a TLS gate process, verifying it with ca.crt', async () => {
+    const tls = await watchUntil<V1Secret, Record<string, string>>(kc, `/api/v1/namespaces/${NS}/secrets`, (all) => all.find((s) => s.metadata?.name === GATE_TLS_SECRET)?.data, 20_000);
+    const text = (k: string) => Buffer.from(tls[k]!, 'base64').toString('utf8');
+    const dir = await mkdtemp(join(work, 'tls-'));
+    const certDir = join(dir, 'certs');
+    await mkdir(certDir);
+    await writeFile(join(dir, 'tls.crt'), text('tls.crt'));
+    await writeFile(join(dir, 'tls.key'), text('tls.key'));
+    await writeFile(join(certDir, 'ca.crt'), text('ca.crt'));
+    const spawned = await spawnGate(['--namespace', NS, '--upstream-plain-http', registry.server, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')], { plainHttp: false });
+    try {
+      const creds = await gateCredentials(license);
+      const ref = `docker://127.0.0.1:${spawned.port}/${repo}:1.1.0`;
+      const ok = await skopeo(['inspect', '--cert-dir', certDir, '--creds', `${creds.username}:${creds.password}`, ref]);
+      expect(ok.stderr).toBe('');
+      expect(JSON.parse(ok.stdout)).toMatchObject({ Digest: images['1.1.0']!.digest });
+      // Without the CA, the certificate is not trusted.
+      const untrusted = await skopeo(['inspect', '--creds', `${creds.username}:${creds.password}`, ref]);
+      expect(untrusted.code).not.toBe(0);
+      expect(untrusted.stderr).toMatch(/certificate/);
+    } finally {
+      await spawned.stop();
+    }
   }, T);
 });

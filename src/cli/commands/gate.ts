@@ -4,6 +4,7 @@
  * LICENSE` gives a license new gate credentials (the old token stops working at once; the
  * operator then writes the new one into the customer's pull secrets).
  */
+import { unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Command } from 'commander';
@@ -77,10 +78,23 @@ export function registerGate(program: Command): void {
       } catch (error) {
         throw new CliError(`the gate could not start: ${(error as Error).message}`, ExitCode.Unavailable);
       }
+      // A mounted Secret changes in place when its certificate rotates: reload it.
+      const reload = async () => {
+        try {
+          running.setTls({ cert: await readFile(options.tlsCert!, 'utf8'), key: await readFile(options.tlsKey!, 'utf8') });
+          log.info({ file: options.tlsCert }, 'gate certificate reloaded');
+        } catch (error) {
+          log.error({ err: error }, 'gate certificate reload failed; serving the previous one');
+        }
+      };
+      if (options.tlsCert) watchFile(options.tlsCert, { interval: 10_000 }, () => void reload());
       // Tests and scripts read the bound ports from this line.
       process.stdout.write(`${JSON.stringify({ gate: 'serving', port: running.port, metricsPort: running.metricsPort })}\n`);
       await new Promise<void>((resolve) => {
-        const stop = () => void running.close().then(resolve, resolve);
+        const stop = () => {
+          if (options.tlsCert) unwatchFile(options.tlsCert);
+          void running.close().then(resolve, resolve);
+        };
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
