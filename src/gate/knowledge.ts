@@ -8,7 +8,7 @@ import type { ManifestFacts, RepositoryKnowledge } from './authorize.js';
 
 export interface KnowledgeOptions {
   clock: () => Date;
-  /** How long a tag → digest resolution is trusted. Default 30 s. */
+  /** How long a tag → digest resolution is trusted. Default 5 min: it only matters when a tag is re-pushed (a revoked or expired version leaves the grant at once, whatever this says), and a longer trust spares the upstream re-resolving every granted tag during long pulls. */
   tagTtlMs?: number;
   /** Most manifests remembered (with their references). Default 20,000. */
   maxManifests?: number;
@@ -79,7 +79,7 @@ export class UpstreamKnowledge {
 
   constructor(options: KnowledgeOptions) {
     this.clock = options.clock;
-    this.tagTtlMs = options.tagTtlMs ?? 30_000;
+    this.tagTtlMs = options.tagTtlMs ?? 300_000;
     this.tags = new Lru(options.maxTags ?? 50_000);
     this.manifests = new Lru(options.maxManifests ?? 20_000, (key, entry) => {
       const [repo, digest] = key.split('\0') as [string, string];

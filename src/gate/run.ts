@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { GROUP, VERSION, type Application, type Customer, type License } from '../api/index.js';
 import { serveHttp, type HttpEndpoint } from '../http.js';
 import { reuseConnections } from '../kube/connections.js';
-import { Informer, type ObjectLike } from '../kube/informer.js';
+import { Informer, type ApiServerAccess, type ObjectLike } from '../kube/informer.js';
 import { UpstreamKnowledge } from './knowledge.js';
 import { GateMetrics } from './metrics.js';
 import { gateHandler, listenGate, type GateServer } from './server.js';
@@ -17,7 +17,8 @@ import { Upstream } from './upstream.js';
 import { GateView } from './view.js';
 
 export interface GateOptions {
-  kc: KubeConfig;
+  /** A client-node KubeConfig, or the gate's lighter access (apiaccess.ts). */
+  kc: KubeConfig | ApiServerAccess;
   /** The gate's namespace: its credentials Secrets and the vendor's upstream credentials live here. */
   namespace: string;
   host: string;
@@ -41,7 +42,8 @@ export interface RunningGate {
 }
 
 export async function startGate(options: GateOptions): Promise<RunningGate> {
-  const kc = reuseConnections(options.kc);
+  // client-node makes a TLS handshake per request unless told otherwise; the light access keeps connections itself.
+  const kc = 'makeApiClient' in options.kc ? reuseConnections(options.kc) : options.kc;
   const { log } = options;
   const informers: Informer<ObjectLike>[] = [];
   const informer = <T extends ObjectLike>(path: string) => {

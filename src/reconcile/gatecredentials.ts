@@ -5,18 +5,13 @@
  * It creates rather than applies, so a cache that lags behind a creation can never overwrite a
  * token that pull secrets already carry.
  */
-import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { isConflict, isNotFound } from '../kube/errors.js';
 import { gatedLicenses, renderGateCredentials } from '../render/gatecredentials.js';
-import { gateCredentialsLicense, gateCredentialsSecretName, GATE_TOKEN_BYTES } from '../vocabulary/gate.js';
+import { newGateToken } from '../gate/token.js';
+import { gateCredentialsLicense, gateCredentialsSecretName } from '../vocabulary/gate.js';
 import type { Caches } from './caches.js';
-
-/** A fresh gate token: 256 random bits, base64url. */
-export function newGateToken(): string {
-  return randomBytes(GATE_TOKEN_BYTES).toString('base64url');
-}
 
 export interface GateCredentialsDeps {
   kc: KubeConfig;

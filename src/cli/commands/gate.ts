@@ -6,12 +6,9 @@
  */
 import { unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { startGate } from '../../gate/run.js';
-import { apiError } from '../../kube/errors.js';
-import { createLogger } from '../../logger.js';
-import { newGateToken } from '../../reconcile/gatecredentials.js';
+import { newGateToken } from '../../gate/token.js';
 import { gateCredentialsLicense, gateCredentialsSecretName } from '../../vocabulary/gate.js';
 import { CliError, ExitCode } from '../errors.js';
 
@@ -26,7 +23,9 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host: match[1] ?? match[2]!, port };
 }
 
-function kubeConfig(): KubeConfig {
+// Libraries load when a command runs, not when the CLI starts: every other command would pay for them.
+async function kubeConfig(): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   kc.loadFromDefault();
   return kc;
@@ -62,11 +61,12 @@ export function registerGate(program: Command): void {
         }
       };
       const tls = options.tlsCert ? { cert: await readPem(options.tlsCert), key: await readPem(options.tlsKey!) } : undefined;
+      const [{ startGate }, { createLogger }, { gateApiAccess }] = await Promise.all([import('../../gate/run.js'), import('../../logger.js'), import('../../gate/apiaccess.js')]);
       const log = createLogger(options.logLevel, 'licensegate-gate');
       let running;
       try {
         running = await startGate({
-          kc: kubeConfig(),
+          kc: await gateApiAccess(),
           namespace: options.namespace,
           host,
           port,
@@ -106,7 +106,8 @@ export function registerGate(program: Command): void {
     .argument('<license>', 'name of the License')
     .option('--namespace <ns>', 'namespace of the gate credentials', DEFAULT_NAMESPACE)
     .action(async (license: string, options: { namespace: string }) => {
-      const core = kubeConfig().makeApiClient(CoreV1Api);
+      const [{ CoreV1Api, PatchStrategy, setHeaderOptions }, { apiError }] = await Promise.all([import('@kubernetes/client-node'), import('../../kube/errors.js')]);
+      const core = (await kubeConfig()).makeApiClient(CoreV1Api);
       const name = gateCredentialsSecretName(license);
       let secret;
       try {

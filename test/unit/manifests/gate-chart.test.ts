@@ -26,7 +26,7 @@ describe('the gate in the chart', () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     const container = pod.containers[0];
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-    expect(container.args).toEqual(expect.arrayContaining(['gate', '--listen=0.0.0.0:5443', '--tls-cert=/etc/licensegate/gate-tls/tls.crt', '--metrics-port=8080']));
+    expect(container.args).toEqual(expect.arrayContaining(['dist/src/gate/main.js', '--listen=0.0.0.0:5443', '--tls-cert=/etc/licensegate/gate-tls/tls.crt', '--metrics-port=8080']));
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
     expect(pod.volumes.find((v: { name: string }) => v.name === 'tls').secret).toMatchObject({ secretName: 'licensegate-gate-tls', items: [{ key: 'tls.crt' }, { key: 'tls.key' }] });
     expect(named(objects, 'Service', 'licensegate-gate')!.spec.ports[0]).toMatchObject({ port: 443, targetPort: 'registry' });
