@@ -38,6 +38,8 @@ const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 export class GateView {
   private generation = 0;
   private readonly evaluations = new Map<string, { generation: number; until: number; byLicense: Map<string, LicenseEvaluation> }>();
+  /** Access per license, valid as long as its customer's evaluation is (same generation, before the next transition). */
+  private readonly accesses = new Map<string, { generation: number; until: number; access: LicenseAccess }>();
 
   constructor(private readonly caches: GateCaches, private readonly namespace: string) {}
 
@@ -45,6 +47,7 @@ export class GateView {
   invalidate(): void {
     this.generation++;
     this.evaluations.clear();
+    this.accesses.clear();
   }
 
   /**
@@ -63,6 +66,8 @@ export class GateView {
 
   /** What `licenseName` may pull at `now`, and how the gate reaches the upstream for it. */
   access(licenseName: string, now: Date): LicenseAccess | undefined {
+    const cached = this.accesses.get(licenseName);
+    if (cached && cached.generation === this.generation && now.getTime() < cached.until) return cached.access;
     const license = this.caches.licenses.get(licenseName);
     if (!license) return undefined;
     const app = this.caches.applications.get(license.spec.application);
@@ -72,7 +77,10 @@ export class GateView {
     if (grant.pulling && !registry?.gate) {
       grant = { ...grant, pulling: false, reason: 'NoGate', message: `application ${license.spec.application} has no spec.registry.gate: its images are not served by this gate`, repositories: new Map(), versions: [] };
     }
-    return { grant, upstream: this.upstream(license, app) };
+    const access = { grant, upstream: this.upstream(license, app) };
+    const until = this.evaluations.get(license.spec.customer)?.until ?? now.getTime();
+    this.accesses.set(licenseName, { generation: this.generation, until, access });
+    return access;
   }
 
   /** Upstream repository (host/path) for a repository path at the gate. */
