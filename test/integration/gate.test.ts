@@ -21,8 +21,8 @@ import { gateClusterRules, gateNamespaceRules } from '../../src/manifests/rbac.j
 import { GATE_TLS_SECRET } from '../../src/reconcile/gatetls.js';
 import type { Operator } from '../../src/operator.js';
 import { pullSecretName } from '../../src/render/pullsecret.js';
-import { gateCredentialsSecretName } from '../../src/vocabulary/gate.js';
-import { isNotFound, kubeConfig, uniqueName } from './context.js';
+import { gateCredentialsSecretName, GATE_CREDENTIALS_LABEL, GATE_LICENSE_ANNOTATION } from '../../src/vocabulary/gate.js';
+import { eventually, isNotFound, kubeConfig, uniqueName } from './context.js';
 import { basicAuth, ociError, pushIndexImage, rawRequest, spawnGate, type GateProcess, type PushedIndex } from './gate-harness.js';
 import { startOperator, testLog, watchUntil } from './operator-harness.js';
 import { pushTestImage, skopeo, startRegistry, type PushedImage, type TestRegistry } from './registry.js';
@@ -316,6 +316,35 @@ describe('registry gate', () => {
     const text = (k: string) => Buffer.from(secret.data![k]!, 'base64').toString('utf8');
     return { username: text('username'), password: text('password') };
   };
+
+  it('a tenant cannot read gate credentials, and credentials forged in its own namespace open nothing', async () => {
+    const tenant = uniqueName('tenant');
+    const as = setHeaderOptions('Impersonate-User', tenant);
+    // Everything inside its namespace, nothing outside (as tenant.test.ts grants it).
+    await applyObjects(kc, [
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: tenant, namespace: customer }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: tenant, namespace: customer },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: tenant },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: tenant }],
+      },
+    ] as unknown as KubernetesObject[], { fieldManager: 'test' });
+    // The real credentials of another license live in the operator's namespace: out of reach.
+    await expect(core.readNamespacedSecret({ name: gateCredentialsSecretName(otherLicense), namespace: NS }, as)).rejects.toMatchObject({ code: 403 });
+    // A look-alike in the tenant's own namespace is not what the gate reads.
+    await eventually(() => core.createNamespacedSecret({
+      namespace: customer,
+      body: {
+        metadata: { name: gateCredentialsSecretName(otherLicense), labels: { [GATE_CREDENTIALS_LABEL]: 'true' }, annotations: { [GATE_LICENSE_ANNOTATION]: otherLicense } },
+        type: 'kubernetes.io/basic-auth',
+        stringData: { username: otherLicense, password: 'forged-by-tenant' },
+      },
+    }, as), 10_000);
+    const forged = await get(`/v2/${repo}/manifests/2.0.0`, { username: otherLicense, password: 'forged-by-tenant' });
+    expect(forged.status).toBe(401);
+  }, T);
 
   it('1,000 random request paths against the gate process: it never crashes, never errs, and never serves what the license does not grant', async () => {
     const spawned: GateProcess = await spawnGate(['--namespace', NS, '--upstream-plain-http', `${registry.server},${deadServer}`]);
