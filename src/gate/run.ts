@@ -31,6 +31,8 @@ export interface GateOptions {
   clock?: () => Date;
   log: Logger;
   metrics?: GateMetrics;
+  /** Page size asked of upstream tag lists (tests make it small to exercise pagination). */
+  upstreamTagPageSize?: number;
 }
 
 export interface RunningGate {
@@ -64,7 +66,7 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
   const clock = options.clock ?? (() => new Date());
   const upstream = new Upstream({ plainHttpHosts: new Set(options.plainHttpUpstreams ?? []) });
   const knowledge = new UpstreamKnowledge({ clock });
-  const handle = gateHandler({ view, upstream, knowledge, metrics, clock, log });
+  const handle = gateHandler({ view, upstream, knowledge, metrics, clock, log, upstreamTagPageSize: options.upstreamTagPageSize });
 
   for (const i of informers) i.start();
   let synced = false;

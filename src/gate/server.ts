@@ -51,6 +51,8 @@ export interface GateDeps {
   metrics: GateMetrics;
   clock: () => Date;
   log: Logger;
+  /** Page size asked of the upstream's tag lists (`n`); default 1000. */
+  upstreamTagPageSize?: number;
 }
 
 type Answer = { route: string; verdict: string };
@@ -142,24 +144,41 @@ async function tags(deps: GateDeps, access: LicenseAccess, route: Extract<Route,
   const verdict = authorizeRepository(access.grant, route.repository);
   if (!verdict.allowed) refuse(verdict);
   const up = upstreamOrLog(deps, access);
-  const r = await timed(deps, 'tags', () => deps.upstream.send(up.server, `/v2/${route.repository}/tags/list`, { method: 'GET', repository: route.repository, credentials: up.credentials, signal }));
-  if (r.status === 404) {
-    await r.body.dump();
-    throw new OciError(404, 'NAME_UNKNOWN', `repository ${route.repository} not found upstream`, GateReason.UpstreamNotFound);
-  }
-  await expectOk(r, deps);
-  const body = (await readBounded(r, MAX_MANIFEST_BYTES)).toString('utf8');
-  let upstreamTags: string[] = [];
-  try {
-    const json = JSON.parse(body) as { tags?: unknown };
-    upstreamTags = Array.isArray(json.tags) ? json.tags.filter((t): t is string => typeof t === 'string') : [];
-  } catch {
-    throw new OciError(502, 'UNAVAILABLE', 'upstream registry returned an unreadable tag list', GateReason.UpstreamUnavailable);
-  }
+  const upstreamTags = await upstreamTagList(deps, up, route.repository, signal);
   const { page, more } = paginate(filterTags(access.grant, route.repository, upstreamTags), route.n, route.last);
   if (more) res.setHeader('Link', `</v2/${route.repository}/tags/list?n=${route.n}&last=${encodeURIComponent(page[page.length - 1]!)}>; rel="next"`);
   answer.verdict = GateReason.Allowed;
   sendJson(res, 200, { name: route.repository, tags: page }, head);
+}
+
+/** Most pages of an upstream tag list the gate follows (registries page at 100 or 1000 tags). */
+const MAX_TAG_PAGES = 50;
+
+/** Every tag of `repository` upstream, following the registry's Link pagination on the same path only. */
+async function upstreamTagList(deps: GateDeps, up: Reachable, repository: string, signal: AbortSignal): Promise<string[]> {
+  const base = `/v2/${repository}/tags/list`;
+  const tags: string[] = [];
+  let path: string | undefined = `${base}?n=${deps.upstreamTagPageSize ?? 1000}`;
+  for (let page = 0; path !== undefined && page < MAX_TAG_PAGES; page++) {
+    const current: string = path;
+    const r = await timed(deps, 'tags', () => deps.upstream.send(up.server, current, { method: 'GET', repository, credentials: up.credentials, signal }));
+    if (r.status === 404) {
+      await r.body.dump();
+      throw new OciError(404, 'NAME_UNKNOWN', `repository ${repository} not found upstream`, GateReason.UpstreamNotFound);
+    }
+    await expectOk(r, deps);
+    const body = (await readBounded(r, MAX_MANIFEST_BYTES)).toString('utf8');
+    try {
+      const json = JSON.parse(body) as { tags?: unknown };
+      if (Array.isArray(json.tags)) tags.push(...json.tags.filter((t): t is string => typeof t === 'string'));
+    } catch {
+      throw new OciError(502, 'UNAVAILABLE', 'upstream registry returned an unreadable tag list', GateReason.UpstreamUnavailable);
+    }
+    const next = /<([^>]+)>;\s*rel="next"/.exec(header(r.headers, 'link') ?? '')?.[1];
+    // Only a next page of this very list: the upstream does not get to send the gate elsewhere.
+    path = next && next.startsWith(`${base}?`) ? next : undefined;
+  }
+  return tags;
 }
 
 async function manifest(
@@ -438,7 +457,8 @@ export interface GateServer {
   port: number;
   /** Swaps the certificate of a TLS gate in place (rotation); new connections use it. */
   setTls(tls: { cert: string; key: string }): void;
-  close(): Promise<void>;
+  /** Stops accepting, waits up to `graceMs` (default 20 s) for requests in flight. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Listens on host:port, over TLS when a certificate is given. */
@@ -466,10 +486,13 @@ export async function listenGate(args: { host: string; port: number; tls?: { cer
     setTls: (tls) => {
       if (server instanceof https.Server) server.setSecureContext({ cert: tls.cert, key: tls.key });
     },
-    close: () =>
+    close: (graceMs = 20_000) =>
       new Promise<void>((resolve) => {
+        // Stop accepting; let pulls in flight finish (a rolling update should not cut a layer
+        // download short), then cut whatever is left.
         server.close(() => resolve());
-        server.closeAllConnections();
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), graceMs).unref();
       }),
   };
 }

@@ -136,7 +136,7 @@ describe('registry gate', () => {
       },
     ] as unknown as KubernetesObject[], { fieldManager: 'test' });
     const gateKc = await serviceAccountKubeConfig(kc, { namespace: NS, name: gateServiceAccount, clusterRole: gateClusterRole });
-    gate = await startGate({ kc: gateKc, namespace: NS, host: '127.0.0.1', port: gatePort, plainHttpUpstreams: [registry.server, deadServer], log: testLog, metricsPort: 0 });
+    gate = await startGate({ kc: gateKc, namespace: NS, host: '127.0.0.1', port: gatePort, plainHttpUpstreams: [registry.server, deadServer], log: testLog, metricsPort: 0, upstreamTagPageSize: 2 });
   }, 120_000);
 
   afterAll(async () => {
@@ -231,7 +231,7 @@ describe('registry gate', () => {
     expect(`sha256:${createHash('sha256').update(served.body).digest('hex')}`).toBe(images['3.0.0']!.layerDigest);
   }, T);
 
-  it('tags/list and _catalog show only what the license grants; a push is refused', async () => {
+  it('tags/list (upstream pages of 2 followed) and _catalog show only what the license grants; a push is refused', async () => {
     const config = await pullSecret(customer);
     const auth = await authfile(config);
     const tags = await skopeo(['list-tags', '--tls-verify=false', '--authfile', auth, `docker://${gateHost}/${repo}`]);
