@@ -12,7 +12,8 @@ import { reuseConnections } from '../kube/connections.js';
 import { Informer, type ApiServerAccess, type ObjectLike } from '../kube/informer.js';
 import { UpstreamKnowledge } from './knowledge.js';
 import { GateMetrics } from './metrics.js';
-import { gateHandler, listenGate, type GateServer } from './server.js';
+import { listenGate, type GateServer } from './listen.js';
+import { gateHandler } from './server.js';
 import { Upstream } from './upstream.js';
 import { GateView } from './view.js';
 

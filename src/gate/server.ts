@@ -7,11 +7,8 @@
  * which blobs they reference.
  */
 import { createHash } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import type { Logger } from 'pino';
 import {
   authorizeBlob,
   authorizeManifest,
@@ -23,45 +20,31 @@ import {
   paginate,
   type Verdict,
 } from './authorize.js';
-import type { UpstreamKnowledge } from './knowledge.js';
-import type { GateMetrics } from './metrics.js';
-import { parseRegistryRequest, type OciErrorCode, type Reference, type Route } from './path.js';
-import { header, UpstreamError, type Upstream, type UpstreamCredentials, type UpstreamResponse } from './upstream.js';
+import {
+  expectOk,
+  MANIFEST_TYPES,
+  MAX_MANIFEST_BYTES,
+  OciError,
+  passedHeaders,
+  readBounded,
+  timed,
+  upstreamOrLog,
+  upstreamServer,
+  type GateDeps,
+  type Reachable,
+} from './exchange.js';
+import { Learner } from './learner.js';
+import { parseRegistryRequest, type Reference, type Route } from './path.js';
+import { header } from './upstream.js';
 import { GateView, type LicenseAccess } from './view.js';
 
-/** Every manifest media type the gate asks the upstream for when it resolves a tag itself. */
-export const MANIFEST_TYPES = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
-/** Largest manifest the gate reads (distribution's own limit is 4 MiB). */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-/** Upstream requests one learning pass runs at once. */
-const LEARN_CONCURRENCY = 8;
-const REALM = 'licensegate';
-/** Response headers passed on from upstream; nothing else (no upstream auth challenges, no Location). */
-const PASSED_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'docker-content-digest', 'etag', 'last-modified', 'cache-control'];
 
-export interface GateDeps {
-  view: GateView;
-  upstream: Upstream;
-  knowledge: UpstreamKnowledge;
-  metrics: GateMetrics;
-  clock: () => Date;
-  log: Logger;
-  /** Page size asked of the upstream's tag lists (`n`); default 1000. */
-  upstreamTagPageSize?: number;
-}
+
 
 type Answer = { route: string; verdict: string };
 
-class OciError extends Error {
-  constructor(readonly status: number, readonly code: OciErrorCode | 'UNAVAILABLE' | 'RANGE_INVALID' | 'UNKNOWN', message: string, readonly reason: string, readonly headers: Record<string, string> = {}) {
-    super(message);
-  }
-}
+
+const REALM = 'licensegate';
 
 /** The request handler; never throws, never leaves a request unanswered. */
 export function gateHandler(deps: GateDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -127,18 +110,6 @@ function refuse(verdict: Verdict): never {
   throw new OciError(verdict.status, verdict.code, verdict.message, verdict.reason);
 }
 
-/** An upstream the gate can talk to for a license. */
-interface Reachable {
-  server: string;
-  credentials: UpstreamCredentials | undefined;
-}
-
-function target(access: LicenseAccess): Reachable {
-  if (!access.upstream.ok) {
-    throw new OciError(502, 'UNAVAILABLE', 'the registry gate is not set up for this application\'s upstream registry; the vendor has been told (gate log)', GateReason.UpstreamUnavailable);
-  }
-  return { server: access.upstream.server, credentials: access.upstream.credentials };
-}
 
 async function tags(deps: GateDeps, access: LicenseAccess, route: Extract<Route, { kind: 'tags' }>, res: ServerResponse, head: boolean, signal: AbortSignal, answer: Answer): Promise<void> {
   const verdict = authorizeRepository(access.grant, route.repository);
@@ -287,62 +258,6 @@ async function blob(
   }
 }
 
-/** The upstream server name, for knowledge keys (the decision does not need credentials). */
-function upstreamServer(access: LicenseAccess): string {
-  return access.upstream.ok ? access.upstream.server : '';
-}
-
-function upstreamOrLog(deps: GateDeps, access: LicenseAccess): Reachable {
-  if (!access.upstream.ok) deps.log.error({ license: access.grant.license, problem: access.upstream.message }, 'gate cannot reach upstream for license');
-  return target(access);
-}
-
-async function timed(deps: GateDeps, route: string, send: () => Promise<UpstreamResponse>): Promise<UpstreamResponse> {
-  const started = performance.now();
-  try {
-    const r = await send();
-    deps.metrics.upstreamSeconds.observe({ route, status: `${Math.floor(r.status / 100)}xx` }, (performance.now() - started) / 1000);
-    return r;
-  } catch (error) {
-    deps.metrics.upstreamSeconds.observe({ route, status: 'error' }, (performance.now() - started) / 1000);
-    if (error instanceof UpstreamError) throw new OciError(502, 'UNAVAILABLE', error.message, GateReason.UpstreamUnavailable);
-    throw error;
-  }
-}
-
-async function expectOk(r: UpstreamResponse, deps: GateDeps): Promise<void> {
-  if (r.status >= 200 && r.status < 300) return;
-  await r.body.dump();
-  if (r.status === 401 || r.status === 403) {
-    deps.log.error({ status: r.status }, 'upstream registry refused the gate\'s credentials');
-    throw new OciError(502, 'UNAVAILABLE', 'the upstream registry refused the gate\'s credentials; the vendor has been told (gate log)', GateReason.UpstreamUnavailable);
-  }
-  throw new OciError(502, 'UNAVAILABLE', `the upstream registry answered HTTP ${r.status}`, GateReason.UpstreamUnavailable);
-}
-
-function passedHeaders(r: UpstreamResponse): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of PASSED_HEADERS) {
-    const value = header(r.headers, name);
-    if (value !== undefined) out[name] = value;
-  }
-  return out;
-}
-
-async function readBounded(r: UpstreamResponse, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of r.body) {
-    size += (chunk as Buffer).length;
-    if (size > max) {
-      r.body.destroy();
-      throw new OciError(502, 'MANIFEST_INVALID', `upstream manifest larger than ${max} bytes`, GateReason.UpstreamUnavailable);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 function parseBasic(authorization: string | undefined): { username: string; password: string } | undefined {
   if (!authorization || authorization.length > 4096) return undefined;
   const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(authorization.trim());
@@ -368,131 +283,3 @@ function sendError(res: ServerResponse, status: number, code: string, message: s
   res.end(res.req?.method === 'HEAD' ? undefined : text);
 }
 
-/**
- * Learns, for one license and repository, what its granted tags resolve to upstream and what
- * those manifests (and their index children, and the granted catalogue digests) reference.
- * Entries still fresh are skipped, so a repeated refusal costs the upstream nothing; passes
- * for the same license and repository share one run.
- */
-class Learner {
-  private readonly running = new Map<string, Promise<void>>();
-
-  constructor(private readonly deps: GateDeps) {}
-
-  learn(access: LicenseAccess, repository: string, signal: AbortSignal): Promise<void> {
-    const key = `${access.grant.license}\0${repository}`;
-    let run = this.running.get(key);
-    if (!run) {
-      run = this.run(access, repository).finally(() => this.running.delete(key));
-      this.running.set(key, run);
-    }
-    // The caller may go away; the pass goes on for whoever asks next.
-    return Promise.race([run, new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })), { once: true }))]);
-  }
-
-  private async run(access: LicenseAccess, repository: string): Promise<void> {
-    const repo = access.grant.repositories.get(repository);
-    if (!repo) return;
-    const up = target(access);
-    const repoKey = GateView.upstreamRepository(up.server, repository);
-    const { knowledge } = this.deps;
-    const jobs: (() => Promise<void>)[] = [];
-    for (const [tag] of repo.tags) {
-      const digest = knowledge.freshTagDigest(repoKey, tag);
-      if (digest && knowledge.manifest(repoKey, digest)) {
-        jobs.push(() => this.children(up, repository, repoKey, digest));
-        continue;
-      }
-      jobs.push(async () => {
-        const fetched = await this.fetchManifest(up, repository, repoKey, tag);
-        if (fetched) {
-          knowledge.recordTag(repoKey, tag, fetched);
-          await this.children(up, repository, repoKey, fetched);
-        }
-      });
-    }
-    for (const digest of repo.digests) {
-      jobs.push(async () => {
-        if (!knowledge.manifest(repoKey, digest)) await this.fetchManifest(up, repository, repoKey, digest);
-        await this.children(up, repository, repoKey, digest);
-      });
-    }
-    await runLimited(jobs, LEARN_CONCURRENCY);
-  }
-
-  /** Reads the children of an index (one level: images; an index of indexes is learned as clients walk it). */
-  private async children(up: Reachable, repository: string, repoKey: string, digest: string): Promise<void> {
-    for (const child of this.deps.knowledge.manifest(repoKey, digest)?.children ?? []) {
-      if (!this.deps.knowledge.manifest(repoKey, child)) await this.fetchManifest(up, repository, repoKey, child);
-    }
-  }
-
-  /** GETs a manifest, records what it references, returns its digest (undefined when upstream lacks it). */
-  private async fetchManifest(up: Reachable, repository: string, repoKey: string, ref: string): Promise<string | undefined> {
-    const r = await timed(this.deps, 'learn', () =>
-      this.deps.upstream.send(up.server, `/v2/${repository}/manifests/${ref}`, { method: 'GET', headers: { accept: MANIFEST_TYPES }, repository, credentials: up.credentials }),
-    );
-    if (r.status === 404) {
-      await r.body.dump();
-      return undefined;
-    }
-    await expectOk(r, this.deps);
-    const body = await readBounded(r, MAX_MANIFEST_BYTES);
-    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
-    if (ref.startsWith('sha256:') && digest !== ref) return undefined;
-    this.deps.knowledge.recordManifest(repoKey, digest, manifestFacts(body.toString('utf8'), header(r.headers, 'content-type')));
-    return digest;
-  }
-}
-
-async function runLimited(jobs: (() => Promise<void>)[], limit: number): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) await jobs[next++]!();
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
-}
-
-export interface GateServer {
-  port: number;
-  /** Swaps the certificate of a TLS gate in place (rotation); new connections use it. */
-  setTls(tls: { cert: string; key: string }): void;
-  /** Stops accepting, waits up to `graceMs` (default 20 s) for requests in flight. */
-  close(graceMs?: number): Promise<void>;
-}
-
-/** Listens on host:port, over TLS when a certificate is given. */
-export async function listenGate(args: { host: string; port: number; tls?: { cert: string; key: string }; handler: (req: IncomingMessage, res: ServerResponse) => void; log: Logger }): Promise<GateServer> {
-  const options: http.ServerOptions = { maxHeaderSize: 16 * 1024, headersTimeout: 20_000, requestTimeout: 60_000, keepAliveTimeout: 30_000 };
-  const server = args.tls ? https.createServer({ ...options, cert: args.tls.cert, key: args.tls.key }, args.handler) : http.createServer(options, args.handler);
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    // Oversized headers, garbage, TLS noise: answer if the socket still can, never crash.
-    if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) {
-      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    } else {
-      socket.destroy();
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(args.port, args.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    setTls: (tls) => {
-      if (server instanceof https.Server) server.setSecureContext({ cert: tls.cert, key: tls.key });
-    },
-    close: (graceMs = 20_000) =>
-      new Promise<void>((resolve) => {
-        // Stop accepting; let pulls in flight finish (a rolling update should not cut a layer
-        // download short), then cut whatever is left.
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), graceMs).unref();
-      }),
-  };
-}
