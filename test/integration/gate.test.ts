@@ -486,4 +486,11 @@ describe('registry gate', () => {
       await spawned.stop();
     }
   }, T);
+
+  it('deleting a License deletes its gate credentials', async () => {
+    const name = gateCredentialsSecretName(deadLicense);
+    await watchUntil<V1Secret, true>(kc, `/api/v1/namespaces/${NS}/secrets`, (all) => (all.some((x) => x.metadata?.name === name) ? true : undefined), 20_000);
+    await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name: deadLicense });
+    await watchUntil<V1Secret, true>(kc, `/api/v1/namespaces/${NS}/secrets`, (all) => (all.some((x) => x.metadata?.name === name) ? undefined : true), 20_000);
+  }, T);
 });
