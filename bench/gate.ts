@@ -26,6 +26,7 @@ import { API_VERSION } from '../src/api/index.js';
 import { applyObjects } from '../src/kube/apply.js';
 import { installCrds } from '../src/kube/crds.js';
 import { freePort, startLocalCluster } from '../src/localcluster/index.js';
+import { GATE_NODE_FLAGS } from '../src/manifests/names.js';
 import { renderGateCredentials } from '../src/render/gatecredentials.js';
 import { pushTestImage, skopeo, startRegistry, type TestRegistry } from '../test/integration/registry.js';
 import { memory } from './lib/proc.js';
@@ -42,8 +43,8 @@ const REQUESTS = Number(values.requests);
 const BLOB_MIB = Number(values['blob-mib']);
 const PULLS = Number(values.pulls);
 const NS = 'licensegate-system';
-/** Node flags of the gate process (also what the chart sets). */
-const GATE_NODE_FLAGS = (process.env.GATE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/** Node flags of the gate process: the chart's, unless GATE_NODE_FLAGS says otherwise. */
+const NODE_FLAGS = process.env.GATE_NODE_FLAGS === undefined ? GATE_NODE_FLAGS : process.env.GATE_NODE_FLAGS.split(' ').filter(Boolean);
 const REPO = 'acme/bench';
 const MANIFEST_ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
 
@@ -189,7 +190,7 @@ async function main(): Promise<void> {
     // The gate runs compiled, as in the image (tsx's transpiler would add its own memory).
     console.error('building…');
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-    const child = spawn(process.execPath, [...GATE_NODE_FLAGS, 'dist/src/gate/main.js', '--listen', gateHost, '--plain-http', '--metrics-port', '0', '--log-level', 'warn', '--namespace', NS, '--upstream-plain-http', registry.server], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, 'dist/src/gate/main.js', '--listen', gateHost, '--plain-http', '--metrics-port', '0', '--log-level', 'warn', '--namespace', NS, '--upstream-plain-http', registry.server], {
       env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -259,7 +260,7 @@ async function main(): Promise<void> {
     rows.push(['gate RSS: during pulls (peak) / process high-water', '', `${(peak / 2 ** 20).toFixed(0)} MiB / ${((mem?.hwm ?? 0) / 2 ** 20).toFixed(0)} MiB`, 'goal ≤ 150 MiB']);
     if (gatePulls.first) console.error('first gate pull error:', gatePulls.first);
 
-    console.log(`\nregistry gate benchmark (${new Date().toISOString()}, ${REQUESTS} requests per latency figure; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores)\n`);
+    console.log(`\nregistry gate benchmark (${new Date().toISOString()}, ${REQUESTS} requests per latency figure; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores; gate node flags: ${NODE_FLAGS.join(' ') || 'none'})\n`);
     console.log(table(rows));
     await direct.pool.close();
     await gate.pool.close();

@@ -38,11 +38,7 @@ import { parseRegistryRequest, type Reference, type Route } from './path.js';
 import { header } from './upstream.js';
 import { GateView, type LicenseAccess } from './view.js';
 
-
-
-
 type Answer = { route: string; verdict: string };
-
 
 const REALM = 'licensegate';
 
@@ -109,7 +105,6 @@ function refuse(verdict: Verdict): never {
   if (verdict.allowed) throw new Error('refuse() called with an allowing verdict');
   throw new OciError(verdict.status, verdict.code, verdict.message, verdict.reason);
 }
-
 
 async function tags(deps: GateDeps, access: LicenseAccess, route: Extract<Route, { kind: 'tags' }>, res: ServerResponse, head: boolean, signal: AbortSignal, answer: Answer): Promise<void> {
   const verdict = authorizeRepository(access.grant, route.repository);

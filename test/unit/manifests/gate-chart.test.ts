@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { GATE_NODE_FLAGS } from '../../../src/manifests/names.js';
 import { gateClusterRules, gateNamespaceRules } from '../../../src/manifests/rbac.js';
 import { helm } from '../../helm-binary.js';
 
@@ -26,7 +27,8 @@ describe('the gate in the chart', () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     const container = pod.containers[0];
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-    expect(container.args).toEqual(expect.arrayContaining(['dist/src/gate/main.js', '--listen=0.0.0.0:5443', '--tls-cert=/etc/licensegate/gate-tls/tls.crt', '--metrics-port=8080']));
+    expect(container.args.slice(0, 1 + GATE_NODE_FLAGS.length + 1)).toEqual(['node', ...GATE_NODE_FLAGS, 'dist/src/gate/main.js']);
+    expect(container.args).toEqual(expect.arrayContaining([ '--listen=0.0.0.0:5443', '--tls-cert=/etc/licensegate/gate-tls/tls.crt', '--metrics-port=8080']));
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
     expect(pod.volumes.find((v: { name: string }) => v.name === 'tls').secret).toMatchObject({ secretName: 'licensegate-gate-tls', items: [{ key: 'tls.crt' }, { key: 'tls.key' }] });
     expect(named(objects, 'Service', 'licensegate-gate')!.spec.ports[0]).toMatchObject({ port: 443, targetPort: 'registry' });
