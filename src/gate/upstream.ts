@@ -57,18 +57,22 @@ export class Upstream {
    * Sends `method path` (path under the host, starting with /v2/) to `server` with the vendor's
    * credentials. The caller must consume or dump the body.
    */
-  async send(server: string, path: string, init: { method: 'GET' | 'HEAD'; headers?: Record<string, string>; repository?: string; credentials: UpstreamCredentials | undefined; signal?: AbortSignal }): Promise<UpstreamResponse> {
+  async send(
+    server: string,
+    path: string,
+    init: { method: 'GET' | 'HEAD'; headers?: Record<string, string>; repository?: string; credentials: UpstreamCredentials | undefined; signal?: AbortSignal; highWaterMark?: number },
+  ): Promise<UpstreamResponse> {
     const tokenKey = `${server}\0${init.repository ?? ''}\0${init.credentials?.username ?? ''}`;
     const cached = this.tokens.get(tokenKey);
     const auth = cached && cached.until > Date.now() ? `Bearer ${cached.value}` : basic(init.credentials);
-    let response = await this.raw(server, path, init.method, { ...init.headers, ...(auth ? { authorization: auth } : {}) }, init.signal);
+    let response = await this.raw(server, path, init.method, { ...init.headers, ...(auth ? { authorization: auth } : {}) }, init.signal, init.highWaterMark);
     if (response.status !== 401) return response;
     const challenge = header(response.headers, 'www-authenticate') ?? '';
     if (!/^bearer /i.test(challenge)) return response;
     await response.body.dump();
     const token = await this.fetchToken(challenge, init.credentials, init.signal);
     this.tokens.set(tokenKey, token);
-    response = await this.raw(server, path, init.method, { ...init.headers, authorization: `Bearer ${token.value}` }, init.signal);
+    response = await this.raw(server, path, init.method, { ...init.headers, authorization: `Bearer ${token.value}` }, init.signal, init.highWaterMark);
     return response;
   }
 
@@ -80,9 +84,9 @@ export class Upstream {
     return `${this.plain.has(server) ? 'http' : 'https'}://${server}${path}`;
   }
 
-  private async raw(server: string, path: string, method: 'GET' | 'HEAD', headers: Record<string, string>, signal?: AbortSignal): Promise<UpstreamResponse> {
+  private async raw(server: string, path: string, method: 'GET' | 'HEAD', headers: Record<string, string>, signal?: AbortSignal, highWaterMark?: number): Promise<UpstreamResponse> {
     try {
-      const r = await request(this.url(server, path), { method, headers, dispatcher: this.dispatcher, signal });
+      const r = await request(this.url(server, path), { method, headers, dispatcher: this.dispatcher, signal, ...(highWaterMark ? { highWaterMark } : {}) });
       return { status: r.statusCode, headers: r.headers, body: r.body };
     } catch (error) {
       if ((error as Error).name === 'AbortError') throw error;
