@@ -425,6 +425,7 @@ describe('registry gate', () => {
       expect(Date.now() - renewedAt).toBeLessThan(2000);
       await new Promise((r) => setTimeout(r, 50));
     }
+    const renewedIn = Date.now() - renewedAt;
 
     const suspendedAt = Date.now();
     await licensePatch(license, { suspended: true });
@@ -432,12 +433,14 @@ describe('registry gate', () => {
       expect(Date.now() - suspendedAt).toBeLessThan(2000);
       await new Promise((r) => setTimeout(r, 50));
     }
+    const suspendedIn = Date.now() - suspendedAt;
     const resumedAt = Date.now();
     await licensePatch(license, { suspended: false });
     while ((await manifest()) !== 200) {
       expect(Date.now() - resumedAt).toBeLessThan(2000);
       await new Promise((r) => setTimeout(r, 50));
     }
+    console.log(`expiry: first refusal ${refusedAt! - enforceAt} ms after expiry + grace; renewal served again after ${renewedIn} ms; suspension refused after ${suspendedIn} ms; resumed after ${Date.now() - resumedAt} ms`);
   }, T);
 
   it('rotation: `licensegate gate rotate` and deleting the Secret both retire the old token at once; the pull secret follows', async () => {
