@@ -41,7 +41,8 @@ export interface RunningGate {
   setTls(tls: { cert: string; key: string }): void;
   metricsPort: number | undefined;
   metrics: GateMetrics;
-  close(): Promise<void>;
+  /** Stops serving (waiting up to `graceMs` for pulls in flight) and stops the informers. */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function startGate(options: GateOptions): Promise<RunningGate> {
@@ -99,8 +100,8 @@ export async function startGate(options: GateOptions): Promise<RunningGate> {
     setTls: (tls) => server.setTls(tls),
     metricsPort: metricsEndpoint?.port,
     metrics,
-    async close() {
-      await server.close();
+    async close(graceMs?: number) {
+      await server.close(graceMs);
       await metricsEndpoint?.close();
       await Promise.all(informers.map((i) => i.stop()));
       await upstream.close();
