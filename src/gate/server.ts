@@ -179,11 +179,12 @@ async function manifest(
   await expectOk(r, deps);
   const headers = passedHeaders(r);
   if (head) {
-    await r.body.dump();
     const digest = header(r.headers, 'docker-content-digest');
     if (reference.tag && digest) deps.knowledge.recordTag(repoKey, reference.tag, digest);
     answer.verdict = GateReason.Allowed;
+    // Answer first: the (empty) upstream body is released after, off the client's clock.
     res.writeHead(200, headers).end();
+    await r.body.dump();
     return;
   }
   const body = await readBounded(r, MAX_MANIFEST_BYTES);
@@ -241,8 +242,8 @@ async function blob(
   answer.verdict = GateReason.Allowed;
   res.writeHead(r.status, passedHeaders(r));
   if (head) {
-    await r.body.dump();
     res.end();
+    await r.body.dump();
     return;
   }
   let bytes = 0;
