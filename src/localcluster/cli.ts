@@ -62,7 +62,9 @@ export async function down(dir: string = stateDir()): Promise<void> {
     process.stderr.write('licensegate: no local cluster recorded\n');
     return;
   }
-  await stopPids(livePids(state.pids, state.dir));
+  // A short grace: the data is throwaway, and the apiserver (and etcd, serving its watches)
+  // would otherwise use all of a longer one.
+  await stopPids(livePids(state.pids, state.dir), 2_000);
   cleanUp(dir, state);
   process.stderr.write('licensegate: local cluster stopped\n');
 }

@@ -357,7 +357,7 @@ describe('a customer on the node', () => {
     const scale = await eventually(() =>
       refused(() => apps.patchNamespacedDeploymentScale({ name: 'web', namespace: CUSTOMER, body: { spec: { replicas: 3 } } }, mergePatch)),
     );
-    expect(scale.message).toContain('licensegate');
+    expect(scale.message).toContain('admission webhook "scale.licensegate.dev" denied the request');
     await patchLicense({ revokedVersions: null });
     await expectRunning(CUSTOMER, 'web', 2);
     // The deleted pod is replaced: two replicas again.
