@@ -3,7 +3,7 @@
  * ServiceAccount, so that the API server's ServiceAccount admission plugin copies them into
  * pods that name none; it leaves the namespace owner's entries alone and takes its own back.
  */
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1ServiceAccount } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1ServiceAccount } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION } from '../../src/api/index.js';
 import { applyObjects } from '../../src/kube/apply.js';
@@ -96,6 +96,31 @@ describe('pull secrets on the default ServiceAccount', () => {
       dryRun: 'All',
     });
     expect(pod.spec?.imagePullSecrets?.map((r) => r.name)).toEqual(['their-own-registry', secret]);
+  });
+
+  it('puts its entry back when a tenant strips it (and the record of it) from the ServiceAccount', async () => {
+    // The tenant administers its namespace, ServiceAccounts included: that is theirs to edit,
+    // and the operator converges back to listing the pull secret.
+    const tenant = 'jane@tenant.example';
+    const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({ namespace: customer, body: { metadata: { name: 'tenant-admin' }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] } });
+    await rbac.createNamespacedRoleBinding({
+      namespace: customer,
+      body: {
+        metadata: { name: 'tenant-admin' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'tenant-admin' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: tenant }],
+      },
+    });
+    await core.patchNamespacedServiceAccount(
+      {
+        name: 'default',
+        namespace: customer,
+        body: { metadata: { annotations: { [ADDED_PULL_SECRETS_ANNOTATION]: null } }, imagePullSecrets: [{ name: 'their-own-registry' }] },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch, setHeaderOptions('Impersonate-User', tenant)),
+    );
+    await expectPullSecrets(customer, ['their-own-registry', secret]);
   });
 
   it('takes its entry back when the customer turns it off, and adds it again when turned on', async () => {
