@@ -10,7 +10,7 @@ import { probe, waitUntilReady } from './readiness.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { applyObjects } from '../kube/apply.js';
 import { NODE_NAME, STORAGE_CLASS, startNode } from './node.js';
-import { allocateNodeHost, claimMachine, cleanUpNodeHost, setUpNodeHost, type NodeHost } from './node-host.js';
+import { allocateNodeHost, claimMachine, cleanUpNodeHost, nodeUnavailableReason, setUpNodeHost, type NodeHost } from './node-host.js';
 import { startRegistry, type LocalRegistry } from './registry.js';
 
 /** Options for {@link startLocalCluster}. */
@@ -98,6 +98,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const detached = options.detached ?? false;
   const withNode = options.node ?? false;
   if (withNode && !withControllerManager) throw new Error('a node needs the controller-manager (node lifecycle, endpoints, …)');
+  const unavailable = withNode ? nodeUnavailableReason() : undefined;
+  if (unavailable) throw new Error(`cannot start a node: ${unavailable}`);
   const binaries = options.binaries ?? (await resolveBinaries({ controllerManager: withControllerManager, node: withNode }));
   const controllerManagerBinary = withControllerManager ? binaries.kubeControllerManager : undefined;
   if (withControllerManager && !controllerManagerBinary) {

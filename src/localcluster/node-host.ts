@@ -31,6 +31,31 @@ export const NodeHost = z.object({
 });
 export type NodeHost = z.infer<typeof NodeHost>;
 
+/** What a node needs on the machine, by path, with the Debian package that provides it. */
+const PREREQUISITES: [path: string, debianPackage: string][] = [
+  ['/usr/bin/containerd', 'containerd'],
+  ['/usr/bin/ctr', 'containerd'],
+  ['/usr/sbin/runc', 'runc'],
+  ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
+  ['/usr/sbin/iptables', 'iptables'],
+  ['/usr/sbin/ip', 'iproute2'],
+  ['/bin/busybox', 'busybox-static'],
+  ['/usr/bin/docker-registry', 'docker-registry'],
+  ['/usr/bin/htpasswd', 'apache2-utils'],
+];
+
+/**
+ * Why a node cannot run here, or undefined when it can: Linux, root (network interfaces,
+ * iptables, mounts) and the Debian packages test/setup.sh installs.
+ */
+export function nodeUnavailableReason(): string | undefined {
+  if (process.platform !== 'linux') return `a node needs Linux (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return 'a node needs root: it creates a bridge, iptables rules and mounts';
+  const missing = PREREQUISITES.filter(([path]) => !existsSync(path)).map(([path, pkg]) => `${path} (Debian package ${pkg})`);
+  if (missing.length > 0) return `a node needs ${missing.join(', ')}; test/setup.sh installs them`;
+  return undefined;
+}
+
 /** Picks names and free addresses for a node in `dir`: pods 10.244.N.0/24, the node (bridge) 10.244.N.1. */
 export function allocateNodeHost(dir: string): NodeHost {
   const used = execFileSync('ip', ['-o', 'addr'], { encoding: 'utf8' }) + execFileSync('ip', ['route'], { encoding: 'utf8' });

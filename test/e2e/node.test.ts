@@ -242,8 +242,10 @@ describe('a customer on the node', () => {
       expect(pod.spec?.imagePullSecrets ?? []).toEqual([]);
       expect(['ErrImagePull', 'ImagePullBackOff']).toContain(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason);
     }, 60_000);
-    const events = await core.listNamespacedEvent({ namespace: CUSTOMER, fieldSelector: 'involvedObject.name=no-secret' });
-    expect(events.items.map((e) => e.message).join('\n')).toContain('401 Unauthorized');
+    await eventually(async () => {
+      const events = await core.listNamespacedEvent({ namespace: CUSTOMER, fieldSelector: 'involvedObject.name=no-secret' });
+      expect(events.items.map((e) => e.message).join('\n')).toContain('401 Unauthorized');
+    });
     await core.deleteNamespacedPod({ name: 'no-secret', namespace: CUSTOMER, gracePeriodSeconds: 0 });
   });
 
