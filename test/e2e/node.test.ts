@@ -96,7 +96,18 @@ async function refused(request: () => Promise<unknown>): Promise<{ code: number;
   try {
     await request();
   } catch (error) {
-    if (error instanceof ApiException) return { code: error.code, message: String(error.body) };
+    if (error instanceof ApiException) {
+      // The body is a Status object; its message is what kubectl would print.
+      const body = String(error.body);
+      const status = (() => {
+        try {
+          return JSON.parse(body) as { message?: string };
+        } catch {
+          return {};
+        }
+      })();
+      return { code: error.code, message: status.message ?? body };
+    }
     throw error;
   }
   throw new Error('the request was allowed');
