@@ -308,7 +308,8 @@ async function startControllerManager(start: Start, args: ControllerManagerArgs)
     `--kubeconfig=${kubeconfigPath}`,
     '--leader-elect=false',
     `--controllers=${[...CONTROLLERS, ...(node ? NODE_CONTROLLERS : [])].join(',')}`,
-    ...(node ? ['--enable-hostpath-provisioner=true'] : []),
+    // Untaint a node that turned Ready within a second, not the default five.
+    ...(node ? ['--enable-hostpath-provisioner=true', '--node-monitor-period=1s'] : []),
     `--service-account-private-key-file=${credentials.serviceAccountKeyFile}`,
     `--root-ca-file=${rootCaFile}`,
     // One admin identity for all controllers: no per-controller ServiceAccounts to bootstrap.
