@@ -3,11 +3,13 @@
  * command, for `npm start` and manual poking. `up` prints `export KUBECONFIG=…` on stdout (all
  * else goes to stderr), so `eval "$(npm run -s cluster:up)"` works.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { parse } from 'yaml';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startLocalCluster } from './cluster.js';
 import { cleanUpNodeHost } from './node-host.js';
+import { hostPathVolumeDirs, removeHostPathVolumeDirs } from './node.js';
 import { commandLineMentions, isAlive, stopPids } from './processes.js';
 import { stateDir } from './repo.js';
 import { KUBECONFIG_FILE, readClusterState, removeClusterState, writeClusterState, type ClusterState } from './state.js';
@@ -64,14 +66,26 @@ export async function down(dir: string = stateDir()): Promise<void> {
   }
   // A short grace: the data is throwaway, and the apiserver (and etcd, serving its watches)
   // would otherwise use all of a longer one.
+  const volumes = state.node ? await hostPathVolumeDirs(state.server, kubeconfigToken(state.kubeconfigPath)) : [];
   await stopPids(livePids(state.pids, state.dir), 2_000);
   cleanUp(dir, state);
+  removeHostPathVolumeDirs(volumes);
   process.stderr.write('licensegate: local cluster stopped\n');
 }
 
 /** Recorded pids that still run one of this cluster's processes (not a reused pid). */
 function livePids(pids: readonly number[], clusterDir: string): number[] {
   return pids.filter((pid) => isAlive(pid) && commandLineMentions(pid, clusterDir));
+}
+
+/** The admin token of a kubeconfig the harness wrote ('' when unreadable: then nothing is asked of the API). */
+function kubeconfigToken(path: string): string {
+  try {
+    const config = parse(readFileSync(path, 'utf8')) as { users?: { user?: { token?: string } }[] };
+    return config.users?.[0]?.user?.token ?? '';
+  } catch {
+    return '';
+  }
 }
 
 function cleanUp(stateDirectory: string, state: ClusterState): void {

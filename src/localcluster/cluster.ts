@@ -9,7 +9,7 @@ import { spawnLogged, stopProcess, type LoggedProcess } from './processes.js';
 import { probe, waitUntilReady } from './readiness.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { applyObjects } from '../kube/apply.js';
-import { NODE_NAME, STORAGE_CLASS, startNode } from './node.js';
+import { NODE_NAME, STORAGE_CLASS, hostPathVolumeDirs, removeHostPathVolumeDirs, startNode } from './node.js';
 import { allocateNodeHost, claimMachine, cleanUpNodeHost, nodeUnavailableReason, setUpNodeHost, type NodeHost } from './node-host.js';
 import { startRegistry, type LocalRegistry } from './registry.js';
 
@@ -127,12 +127,15 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   process.on('exit', killOnExit);
 
   let stopping: Promise<void> | undefined;
+  let apiAccess: { server: string; token: string } | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      const volumes = host && apiAccess ? await hostPathVolumeDirs(apiAccess.server, apiAccess.token) : [];
       // Reverse order: clients before the apiserver before etcd, so nothing logs a storm of retries.
       for (const proc of [...processes].reverse()) await stopProcess(proc);
       // Containers, their shims, mounts, interfaces and chains outlive the node's processes.
       if (host) cleanUpNodeHost(host, binaries.kubeProxy);
+      removeHostPathVolumeDirs(volumes);
       process.off('exit', killOnExit);
       rmSync(dir, { recursive: true, force: true });
     })());
@@ -157,6 +160,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       address: host?.nodeIp ?? '127.0.0.1',
     });
     writeKubeconfig(kubeconfigPath, { server, token: credentials.adminToken, caPem });
+    apiAccess = { server, token: credentials.adminToken };
     if (controllerManagerBinary) {
       await startControllerManager(start, {
         binary: controllerManagerBinary,

@@ -10,10 +10,11 @@
  * `cluster:down` (or the next start) clean up after a node whose processes died.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { nodePaths } from './node-config.js';
 import { commandLineMentions, isAlive } from './processes.js';
 
 /** The machine-wide record of the node that runs (or ran) here. */
@@ -126,6 +127,7 @@ export function setUpNodeHost(host: NodeHost): void {
 export function cleanUpNodeHost(host: NodeHost, kubeProxy?: string): void {
   killNodeProcesses(host.dir);
   unmountUnder(host.dir);
+  removeRuntimeFiles(host);
   if (existsSync(`/sys/class/net/${host.bridgeName}`)) spawnSync('ip', ['link', 'del', host.bridgeName]);
   if (kubeProxy) spawnSync(kubeProxy, ['--cleanup'], { stdio: 'ignore', timeout: 30_000 });
   removeChains(host.networkName);
@@ -142,6 +144,7 @@ export function nodeLeftovers(host: NodeHost): string[] {
   for (const link of readdirSync('/sys/class/net')) if (link.startsWith('veth') && vethOfBridge(link, host.bridgeName)) left.push(`interface ${link}`);
   for (const chain of iptablesChains()) if (chain.startsWith('KUBE-') || chain.startsWith('CNI-')) left.push(`iptables chain ${chain}`);
   for (const rule of iptablesRules()) if (rule.includes(host.networkName)) left.push(`iptables rule ${rule}`);
+  for (const name of listDir(CNI_RESULTS_DIR)) if (name.startsWith(`${host.networkName}-`)) left.push(`CNI result ${CNI_RESULTS_DIR}/${name}`);
   return left;
 }
 
@@ -256,6 +259,50 @@ function removeChains(networkName: string): void {
 function add(map: Map<string, Set<string>>, key: string, value: string): void {
   if (!map.has(key)) map.set(key, new Set());
   map.get(key)!.add(value);
+}
+
+/** Where containerd 1.6 puts shim sockets, whatever its state dir; CNI's result cache; kubelet's fixed device-plugin dir. */
+const SHIM_SOCKET_DIR = '/run/containerd/s';
+const CNI_RESULTS_DIR = '/var/lib/cni/results';
+const KUBELET_DEVICE_PLUGINS = '/var/lib/kubelet/device-plugins';
+
+/**
+ * Files the runtime leaves outside the temp dir, found from what is inside it (so call this
+ * before removing it): a killed shim's socket, named by sha256 of `<containerd address>/k8s.io/<id>`;
+ * the CNI result cache (`<network>-<sandbox id>-<interface>`, and `cni-loopback-…` for the
+ * loopback the CRI sets up); the kubelet's device-plugin socket at its fixed path.
+ */
+function removeRuntimeFiles(host: NodeHost): void {
+  const paths = nodePaths(host.dir);
+  const tasks = listDir(join(paths.containerdState, 'io.containerd.runtime.v2.task', 'k8s.io'));
+  for (const id of tasks) {
+    const hash = createHash('sha256').update(join(paths.containerdSocket, 'k8s.io', id)).digest('hex');
+    rmSync(join(SHIM_SOCKET_DIR, hash), { force: true });
+  }
+  const sandboxes = new Set([...tasks, ...listDir(join(paths.containerdRoot, 'io.containerd.grpc.v1.cri', 'sandboxes'))]);
+  for (const name of listDir(CNI_RESULTS_DIR)) {
+    const ours = name.startsWith(`${host.networkName}-`) || [...sandboxes].some((id) => name.includes(`-${id}-`));
+    if (ours) rmSync(join(CNI_RESULTS_DIR, name), { force: true });
+  }
+  // One node per machine: with no kubelet left running, the socket is this node's.
+  if (!allPids().some((pid) => cmdline(pid).split(' ')[0]?.endsWith('kubelet'))) {
+    rmSync(join(KUBELET_DEVICE_PLUGINS, 'kubelet.sock'), { force: true });
+    for (const dir of [KUBELET_DEVICE_PLUGINS, '/var/lib/kubelet']) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // not empty (someone else's), or gone
+      }
+    }
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /** kubelet links container logs into /var/log/containers whatever its podLogsDir. */

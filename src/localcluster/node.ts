@@ -4,7 +4,7 @@
  * address on the bridge. The node pulls from the local registry only with a pull
  * secret; its pause image is imported, never pulled.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PAUSE_CONFIG, importBusyboxImage } from './images.js';
 import { nodePaths, renderCniConflist, renderContainerdConfig, renderKubeletConfig, renderKubeProxyConfig, renderRegistryHosts, type NodeLayout } from './node-config.js';
@@ -111,4 +111,29 @@ export async function startNode(args: StartNodeArgs): Promise<void> {
     },
     intervalMs: 500,
   });
+}
+
+/** Where kube-controller-manager's host-path provisioner makes a directory per claim (fixed in its code). */
+const HOST_PATH_PROVISIONER_DIR = '/tmp/hostpath_pv/';
+
+/**
+ * The directories of the cluster's host-path PersistentVolumes: they live outside the temp
+ * dir, so they are read from the API before the cluster stops and removed after. Empty when
+ * the API does not answer (a crashed cluster's volumes stay, and are said to stay by no one).
+ */
+export async function hostPathVolumeDirs(server: string, token: string): Promise<string[]> {
+  try {
+    const response = await probe(`${server}/api/v1/persistentvolumes`, token);
+    if (response.status !== 200) return [];
+    const list = JSON.parse(response.body) as { items?: { spec?: { hostPath?: { path?: string } } }[] };
+    return (list.items ?? [])
+      .map((pv) => pv.spec?.hostPath?.path ?? '')
+      .filter((path) => path.startsWith(HOST_PATH_PROVISIONER_DIR) && !path.slice(HOST_PATH_PROVISIONER_DIR.length).includes('/'));
+  } catch {
+    return [];
+  }
+}
+
+export function removeHostPathVolumeDirs(dirs: readonly string[]): void {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }

@@ -11,7 +11,7 @@
  *
  * One file, run in order: each step builds on the cluster state the previous one left.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -406,11 +406,15 @@ describe('helm uninstall', () => {
 });
 
 describe('cluster:down', () => {
-  it('leaves no process, mount, interface or iptables chain of the node behind', async () => {
+  it('leaves no process, mount, interface, iptables chain, CNI result or volume directory of the node behind', async () => {
     if (process.env['LICENSEGATE_TEST_USE_KUBECONFIG'] === '1') return;
+    // The host-path provisioner's directories live outside the cluster's temp dir.
+    const volumes = (await core.listPersistentVolume()).items.map((pv) => pv.spec?.hostPath?.path).filter((p): p is string => Boolean(p));
+    expect(volumes.length).toBeGreaterThan(0);
     stopped = true;
     const started = performance.now();
     const left = await env.stop();
+    for (const path of volumes) if (existsSync(path)) left.push(`volume directory ${path}`);
     figures['cluster:down'] = `${((performance.now() - started) / 1000).toFixed(1)} s`;
     expect(left).toEqual([]);
   });
