@@ -144,8 +144,10 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     if (withNode) {
       // Before the apiserver: it binds the node address, which pods reach it at (via the
       // `kubernetes` Service); 127.0.0.1 would be each pod's own loopback.
-      host = allocateNodeHost(dir);
-      claimMachine(host);
+      const claimed = allocateNodeHost(dir);
+      claimMachine(claimed);
+      // Only a claimed machine is ours to clean up: a refused start must not touch the running node's chains.
+      host = claimed;
       setUpNodeHost(host);
     }
     const credentials = writeClusterCredentials(dir);

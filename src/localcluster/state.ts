@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { NodeHost } from './node-host.js';
+import { NodeHost } from './node-record.js';
 
 /** File names inside the state directory (see `stateDir()` in repo.ts). */
 export const STATE_FILE = 'cluster.json';

@@ -11,9 +11,11 @@
  *
  * One file, run in order: each step builds on the cluster state the previous one left.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   ApiException,
   AppsV1Api,
@@ -42,6 +44,7 @@ const CUSTOMER = 'e2e-acme';
 const LICENSE = 'e2e-acme-app';
 const VERSIONS = ['1.0.0', '1.1.0', '2.0.0'];
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const run = promisify(execFile);
 
 let env: E2eEnvironment;
 let kc: KubeConfig;
@@ -378,6 +381,36 @@ describe('a customer on the node', () => {
       const list = (await core.listNamespacedPod({ namespace: OPERATOR_NAMESPACE, labelSelector: 'app.kubernetes.io/name=licensegate' })).items;
       expect(list.filter(running)).toHaveLength(2);
     }, 120_000);
+  });
+});
+
+describe('one node per machine', () => {
+  it('refuses a second cluster:up --node and leaves the running node intact', async () => {
+    if (process.env['LICENSEGATE_TEST_USE_KUBECONFIG'] === '1') return;
+    const stateDir = mkdtempSync(join(tmpdir(), 'licensegate-e2e-second-'));
+    try {
+      const second = await run(join(repoRoot, 'node_modules', '.bin', 'tsx'), ['src/localcluster/cli.ts', 'up', '--node'], {
+        cwd: repoRoot,
+        env: { ...process.env, LICENSEGATE_STATE_DIR: stateDir },
+      }).then(
+        () => expect.fail('a second node started'),
+        (error: { stderr?: string }) => error.stderr ?? '',
+      );
+      expect(second).toContain('a licensegate node already runs on this machine');
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+    // Its chains and pods are untouched: a Service still reaches the pods through kube-proxy.
+    const web = await core.createNamespacedService({
+      namespace: CUSTOMER,
+      body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
+    });
+    await expectRunning(CUSTOMER, 'web', 2);
+    const body = await eventually(async () => {
+      const response = await fetch(`http://${web.spec!.clusterIP}/`, { signal: AbortSignal.timeout(2_000) });
+      return (await response.text()).trim();
+    });
+    expect(body).toBe('1.0.0');
   });
 });
 
