@@ -164,7 +164,9 @@ describe('registry gate', () => {
     expect(Object.keys(config.auths)).toEqual([gateHost]);
     expect(credsOf(config).username).toBe(license);
     expect(credsOf(config).password).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const secrets = (await core.listNamespacedSecret({ namespace: customer })).items;
+    await pullSecret(otherCustomer);
+    const secrets = [...(await core.listNamespacedSecret({ namespace: customer })).items, ...(await core.listNamespacedSecret({ namespace: otherCustomer })).items];
+    expect(secrets.length).toBeGreaterThanOrEqual(2);
     const everything = JSON.stringify(secrets.map((s) => Object.values(s.data ?? {}).map((v) => Buffer.from(v, 'base64').toString('utf8'))));
     expect(everything).not.toContain(registry.password);
     expect(everything).not.toContain(registry.username);
