@@ -18,6 +18,7 @@ import type {
 import { customerSpec } from '../api/index.js';
 import { evaluateLicense, type LicenseEvaluation } from '../licensing/evaluate.js';
 import { Reason } from '../licensing/reasons.js';
+import { judgeSignatures, type SigningSettings } from '../licensing/signed-licenses.js';
 import { mergeConditions, rfc3339, type DesiredCondition } from './conditions.js';
 import { renderPullSecret, type CredentialsSecret } from './pullsecret.js';
 import { renderVersionPolicy, type Grant } from './versionpolicy.js';
@@ -35,6 +36,10 @@ export interface CustomerWorld {
   credentials: ReadonlyMap<string, CredentialsSecret>;
   /** The customer label found on each labelled namespace. */
   namespaceOwners: ReadonlyMap<string, string>;
+  /** Vendor keys, whether signatures are required, this cluster's id. Absent: no key is trusted. */
+  signing?: SigningSettings;
+  /** Highest signed-license sequence accepted so far, by application (the customer's Ledgers). */
+  acceptedSequences?: ReadonlyMap<string, number>;
 }
 
 /** An Event to record against a License or Customer. */
@@ -69,6 +74,8 @@ export interface CustomerPlan {
   sweepPolicies: VersionPolicy[];
   /** Per-license evaluations, for metrics and the enforcement sweep. */
   evaluations: Map<string, LicenseEvaluation>;
+  /** Signed sequences to record in the Ledger, by application: only ones higher than accepted so far. */
+  signedSequences: Map<string, number>;
 }
 
 /** Plans one customer. Never throws on bad input: problems become conditions. */
@@ -77,6 +84,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
   const appsByName = new Map(world.applications.map((a) => [a.metadata.name, a]));
   const licenses = [...world.licenses].sort(byCreation);
   const trialOwners = trialOwnership(customer, licenses);
+  const signatures = judgeSignatures(licenses, world.signing, world.acceptedSequences ?? new Map());
 
   const evaluations = evaluateAll(licenses, (license, requiredPhases) =>
     evaluateLicense(license, {
@@ -86,6 +94,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
       trialStartedAt: license.status?.trialStartedAt ? new Date(license.status.trialStartedAt) : undefined,
       earlierTrial: earlierTrial(license, trialOwners),
       requiredPhases,
+      signature: signatures.verdicts.get(license.metadata.name),
     }),
   );
 
@@ -101,7 +110,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     .filter((t): t is number => t !== undefined)
     .sort((a, b) => a - b)[0];
 
-  const base = { licenseStatuses, events, evaluations, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
+  const base = { licenseStatuses, events, evaluations, signedSequences: signatures.toRecord, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
   if (!customer || customer.metadata.deletionTimestamp) {
     return { ...base, namespaces: [], admission: 'Deny', objects: [], sweepPolicies: [], customerStatus: undefined };
   }
