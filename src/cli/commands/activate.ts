@@ -1,11 +1,12 @@
 /**
  * `licensegate activate FILE`: apply a signed License and report the operator's judgement.
- * (`--key KEY --server URL` fetches the file from the vendor's activation server first.)
+ * `--key KEY --server URL` fetches the License, signed and bound to this cluster, from the
+ * vendor's activation server first.
  */
 import type { Command } from 'commander';
-import type { License } from '../../api/index.js';
+import { fetchActivation } from '../activation-client.js';
 import { CliError, ExitCode } from '../errors.js';
-import { connect, type Cluster } from '../kube.js';
+import { connect } from '../kube.js';
 import { cleanManifest, readLicenseFile } from '../license-file.js';
 import { applyLicense, waitForJudgement } from '../licenses.js';
 import { print } from '../output.js';
@@ -14,13 +15,6 @@ export interface ActivateOptions {
   key?: string;
   server?: string;
   timeout: string;
-}
-
-/** Hook for online activation: fetches the signed License for this cluster (set by activation.ts). */
-export type FetchActivation = (cluster: Cluster, options: { key: string; server: string }) => Promise<License>;
-let fetchActivation: FetchActivation | undefined;
-export function setOnlineActivation(fetch: FetchActivation): void {
-  fetchActivation = fetch;
 }
 
 export function registerActivate(program: Command): void {
@@ -45,10 +39,7 @@ export function registerActivate(program: Command): void {
       const fileLicense = file ? cleanManifest(readLicenseFile(file)) : undefined;
       const cluster = connect();
       let license = fileLicense;
-      if (!license) {
-        if (!fetchActivation) throw new CliError('online activation is not available in this build', ExitCode.Usage);
-        license = await fetchActivation(cluster, { key: options.key!, server: options.server! });
-      }
+      license ??= await fetchActivation(cluster, { key: options.key!, server: options.server! });
       const generation = await applyLicense(cluster, license);
       const judged = await waitForJudgement(cluster, license.metadata.name, generation, timeoutMs);
       const active = judged.status?.conditions?.find((c) => c.type === 'Active');

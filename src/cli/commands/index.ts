@@ -1,6 +1,7 @@
 /** Every subcommand of the licensegate CLI, in the order `--help` lists them. */
 import type { Command } from 'commander';
 import { registerActivate } from './activate.js';
+import { registerActivation } from './activation.js';
 import { registerClusterId } from './cluster-id.js';
 import { registerInfo } from './info.js';
 import { registerKeygen } from './keygen.js';
@@ -10,4 +11,4 @@ import { registerVerify } from './verify.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerKeygen, registerSign, registerVerify, registerClusterId, registerActivate, registerInfo, registerUsage];
+export const commands: RegisterCommand[] = [registerKeygen, registerSign, registerVerify, registerClusterId, registerActivate, registerInfo, registerUsage, registerActivation];
