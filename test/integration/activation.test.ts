@@ -21,7 +21,7 @@ import { ActivationReason } from '../../src/licensing/activation.js';
 import { startLocalCluster, type LocalCluster } from '../../src/localcluster/index.js';
 import type { Operator } from '../../src/operator.js';
 import { runCli } from '../cli-process.js';
-import { kubeConfig, uniqueName } from './context.js';
+import { eventually, kubeConfig, uniqueName } from './context.js';
 import { startOperator, testLog } from './operator-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'licensegate-activation-'));
@@ -124,7 +124,8 @@ describe('an activation key', () => {
     const result = await runCli(['activate', '--key', activationKey, '--server', server.url], { env: { KUBECONFIG: second.kubeconfigPath } });
     expect(result.code).toBe(ExitCode.Failure);
     expect(result.stderr.trim()).toMatch(/^licensegate: activation refused: AlreadyActivated: .*already activated.*regenerate/);
-    const there = (await fromFile(second.kubeconfigPath).makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses' })) as { items: License[] };
+    // A fresh API server may answer 429 while it sets up the CRD's handlers: retry the read.
+    const there = (await eventually(() => fromFile(second.kubeconfigPath).makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses' }))) as { items: License[] };
     expect(there.items).toEqual([]);
   });
 
