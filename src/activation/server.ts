@@ -51,6 +51,7 @@ export async function serveActivation(options: {
 }
 
 async function handle(service: ActivationService, log: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.url === '/healthz' && req.method === 'GET') return reply(res, 200, { ok: true });
   if (req.url !== ACTIVATION_PATH) return reply(res, 404, { reason: 'NotFound', message: `POST ${ACTIVATION_PATH}` });
   if (req.method !== 'POST') return reply(res, 405, { reason: 'MethodNotAllowed', message: `POST ${ACTIVATION_PATH}` });
   const body = await readBody(req);

@@ -42,3 +42,40 @@ describe('chart signing values', () => {
     expect(() => render(['--set', 'signing.required=true'])).toThrow(/signing.required needs signing.publicKeys/);
   });
 });
+
+describe('chart activation values', () => {
+  const enabled = (extra: string[] = []) => render(['--set', 'activation.enabled=true', ...extra]);
+
+  it('is off by default', () => {
+    expect(render([]).filter((o) => o.metadata.name === 'licensegate-activation')).toEqual([]);
+  });
+
+  it('runs the activation server with the vendor key and TLS, on pods the operator\'s selectors do not pick', () => {
+    const objects = enabled(['--set', 'activation.tlsSecret=activation-tls']);
+    const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'licensegate-activation')!;
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.command).toEqual([
+      'node', 'dist/src/cli/main.js', 'activation-server',
+      '--key=/etc/licensegate/vendor-key/vendor.key', '--listen=0.0.0.0:8443', '--namespace=lg',
+      '--tls-cert=/etc/licensegate/tls/tls.crt', '--tls-key=/etc/licensegate/tls/tls.key',
+    ]);
+    expect(deployment.spec.template.spec.volumes).toContainEqual({ name: 'vendor-key', secret: { secretName: 'licensegate-vendor-key', defaultMode: 0o440 } });
+    const operator = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'licensegate')!;
+    const operatorSelector = operator.spec.selector.matchLabels as Record<string, string>;
+    const podLabels = deployment.spec.template.metadata.labels as Record<string, string>;
+    expect(Object.entries(operatorSelector).every(([k, v]) => podLabels[k] === v)).toBe(false);
+    const role = objects.find((o) => o.kind === 'Role' && o.metadata.name === 'licensegate-activation')!;
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'update'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create'] },
+    ]);
+    const clusterRole = objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'licensegate-activation')!;
+    expect(clusterRole.rules).toEqual([{ apiGroups: ['licensegate.dev'], resources: ['licenses'], verbs: ['get'] }]);
+  });
+
+  it('refuses plain HTTP unless asked for it behind a TLS proxy', () => {
+    expect(() => enabled()).toThrow(/activation.enabled needs activation.tlsSecret/);
+    const container = enabled(['--set', 'activation.allowPlainHttp=true']).find((o) => o.metadata.name === 'licensegate-activation' && o.kind === 'Deployment')!.spec.template.spec.containers[0];
+    expect(container.command).toContain('--allow-plain-http');
+  });
+});
