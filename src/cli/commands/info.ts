@@ -1,6 +1,7 @@
 /** `licensegate info [LICENSE]`: what a license grants, until when, against which limits, and its signature. */
 import type { Command } from 'commander';
 import type { License } from '../../api/index.js';
+import { parseDuration } from '../../licensing/duration.js';
 import { SignatureReason, licenseClaims } from '../../licensing/signature.js';
 import { clusterId, connect } from '../kube.js';
 import { getLicense, listLicenses } from '../licenses.js';
@@ -39,6 +40,8 @@ export interface LicenseInfo {
   expiresAt: string | undefined;
   effectiveExpiresAt: string | undefined;
   gracePeriod: string | undefined;
+  /** When running workloads stop being left alone: effective expiry plus grace. */
+  graceEndsAt: string | undefined;
   trialStartedAt: string | undefined;
   limits: LimitUsage[];
   signature: SignatureInfo;
@@ -121,6 +124,7 @@ export function licenseInfo(license: License, thisCluster: string | undefined): 
     expiresAt: license.spec.expiresAt,
     effectiveExpiresAt: status?.effectiveExpiresAt,
     gracePeriod: license.spec.gracePeriod,
+    graceEndsAt: graceEnd(status?.effectiveExpiresAt, license.spec.gracePeriod),
     trialStartedAt: status?.trialStartedAt,
     limits: limitRows,
     signature,
@@ -139,7 +143,7 @@ function describe(i: LicenseInfo): string {
     ['Versions', i.versions.join(', ')],
     ['Granted', i.grantedVersions.join(', ') || 'none'],
     ['Expires', i.effectiveExpiresAt ?? (i.expiresAt ? i.expiresAt : 'never')],
-    ['Grace period', i.gracePeriod ?? 'none'],
+    ['Grace period', i.gracePeriod ? `${i.gracePeriod}${i.graceEndsAt ? ` (running workloads left alone until ${i.graceEndsAt})` : ''}` : 'none'],
     ...(i.trialStartedAt ? [['Trial started', i.trialStartedAt] as [string, string]] : []),
     ['Limits', i.limits.length === 0 ? 'none' : i.limits.map((l) => `${l.limit} ${l.used ?? '?'}/${l.allowed}`).join(', ')],
     [
@@ -150,4 +154,10 @@ function describe(i: LicenseInfo): string {
     ],
   ];
   return details(lines);
+}
+
+function graceEnd(expiry: string | undefined, grace: string | undefined): string | undefined {
+  if (!expiry) return undefined;
+  const ms = grace ? (parseDuration(grace) ?? 0) : 0;
+  return new Date(Date.parse(expiry) + ms).toISOString().replace(/\.000Z$/, 'Z');
 }
