@@ -188,6 +188,12 @@ export interface SignaturePolicy {
   clusterId: string | undefined;
   /** Highest sequence accepted so far for the license's customer × application (the Ledger's). */
   acceptedSequence: number | undefined;
+  /**
+   * Verifies a JWS against `keys`: {@link verifySignature} unless the caller passes a memoised
+   * one (the Ed25519 check dominates the cost of planning; its answer depends only on the JWS
+   * and the keys, which are fixed for an operator process).
+   */
+  verify?: (jws: string) => VerifyResult;
 }
 
 /** A License's signature, judged. */
@@ -207,16 +213,16 @@ export function checkLicenseSignature(
       ? { state: 'Refused', reason: SignatureReason.SignatureRequired, message: 'this operator accepts only vendor-signed licenses; apply the signed license file from the vendor (licensegate activate FILE)' }
       : { state: 'Unsigned' };
   }
-  const verified = verifySignature(jws, policy.keys);
+  const verified = policy.verify ? policy.verify(jws) : verifySignature(jws, policy.keys);
   if (!verified.ok) return { state: 'Refused', reason: verified.reason, message: verified.message };
   const { claims } = verified;
   if (claims.license !== license.metadata.name) {
     return { state: 'Refused', reason: SignatureReason.SignatureMismatch, message: `signed for License "${claims.license}", not "${license.metadata.name}"; apply the signed file unchanged` };
   }
-  const live = signableSpec(license.spec);
-  const signed = signableSpec(claims.spec);
+  const live = comparableSpec(license.spec);
+  const signed = comparableSpec(claims.spec);
   if (!signed.ok) return { state: 'Refused', reason: SignatureReason.MalformedSignature, message: `the signed spec is not valid: ${signed.message}` };
-  if (!live.ok || canonicalJson(live.spec) !== canonicalJson(signed.spec)) {
+  if (!live.ok || live.canonical !== signed.canonical) {
     const fields = live.ok ? differingFields(live.spec, signed.spec) : ['spec'];
     return {
       state: 'Refused',
@@ -239,6 +245,26 @@ export function checkLicenseSignature(
     };
   }
   return { state: 'Verified', claims };
+}
+
+type Comparable = { ok: true; spec: Omit<LicenseSpec, 'signature'>; canonical: string } | { ok: false; message: string };
+
+/**
+ * Specs as compared, remembered by object identity: a License's spec from the informer cache
+ * and the claims of a memoised verification are the same objects from one reconcile to the
+ * next, so the schema parse and canonical form are computed once per version of an object.
+ * (Objects handed to this module are never mutated; a changed License is a new object.)
+ */
+const comparableCache = new WeakMap<object, Comparable>();
+
+function comparableSpec(spec: unknown): Comparable {
+  const cacheable = typeof spec === 'object' && spec !== null;
+  const known = cacheable ? comparableCache.get(spec) : undefined;
+  if (known) return known;
+  const parsed = signableSpec(spec);
+  const result: Comparable = parsed.ok ? { ...parsed, canonical: canonicalJson(parsed.spec) } : parsed;
+  if (cacheable) comparableCache.set(spec, result);
+  return result;
 }
 
 /** JSON with object keys sorted at every level: equal values, equal strings. */

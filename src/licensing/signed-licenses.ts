@@ -8,7 +8,7 @@
  * operator happened to see first.
  */
 import type { License } from '../api/index.js';
-import { SignatureReason, checkLicenseSignature, type SignatureVerdict, type SigningKeys } from './signature.js';
+import { SignatureReason, checkLicenseSignature, type SignatureVerdict, type SigningKeys, type VerifyResult } from './signature.js';
 
 /** What the operator was configured with. */
 export interface SigningSettings {
@@ -16,6 +16,8 @@ export interface SigningSettings {
   required: boolean;
   /** UID of this cluster's kube-system namespace. */
   clusterId: string | undefined;
+  /** A memoised verifySignature over `keys` (see SignaturePolicy.verify). */
+  verify?: (jws: string) => VerifyResult;
 }
 
 /** No key trusted, nothing required: a signed license is refused rather than ignored. */

@@ -25,6 +25,7 @@ import type { Caches } from './caches.js';
 import { sweepCustomer, type SweepDeps } from './enforce.js';
 import { containsEntries, sameJson } from './equality.js';
 import type { SigningSettings } from '../licensing/signed-licenses.js';
+import { memoizedVerifier } from './signature-cache.js';
 import { SignedSequenceRecorder } from './signed-sequence.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
@@ -48,7 +49,7 @@ export interface CustomerReconcilerDeps {
   /** Workload caches and switches of the enforcement sweep. */
   sweep: Omit<SweepDeps, 'writer' | 'log' | 'clock'>;
   /** Vendor keys and whether signatures are required; the cluster id comes from the kube-system namespace. */
-  signing?: Omit<SigningSettings, 'clusterId'>;
+  signing?: Omit<SigningSettings, 'clusterId' | 'verify'>;
 }
 
 /** The namespace whose UID names a cluster: what signed licenses are bound to. */
@@ -60,10 +61,13 @@ export class CustomerReconciler {
   private readonly written = new Map<string, { before: string | undefined; status: unknown }>();
 
   private readonly sequences: SignedSequenceRecorder;
+  private readonly signing: Omit<SigningSettings, 'clusterId'>;
 
   constructor(private readonly deps: CustomerReconcilerDeps) {
     this.core = deps.kc.makeApiClient(CoreV1Api);
     this.sequences = new SignedSequenceRecorder(deps.kc, deps);
+    const keys = deps.signing?.keys ?? new Map();
+    this.signing = { keys, required: deps.signing?.required ?? false, verify: memoizedVerifier(keys) };
   }
 
   /** Brings the customer's namespaces and statuses in line; returns when to look again. */
@@ -82,7 +86,7 @@ export class CustomerReconciler {
       licenses,
       credentials: await this.gatherCredentials(licenses, applications.map((a) => a.spec.registry?.credentialsSecret)),
       namespaceOwners: this.namespaceOwners(),
-      signing: { keys: new Map(), required: false, ...this.deps.signing, clusterId: caches.namespaces.get(CLUSTER_ID_NAMESPACE)?.metadata?.uid },
+      signing: { ...this.signing, clusterId: caches.namespaces.get(CLUSTER_ID_NAMESPACE)?.metadata?.uid },
       acceptedSequences: this.sequences.accepted(name, licenses.map((l) => l.spec.application)),
     });
     this.deps.onPlanned?.(name, plan, licenses);
