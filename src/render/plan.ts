@@ -130,7 +130,8 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     };
   }
   const spec = parsedSpec.data;
-  const wanted = spec.namespaces ?? [customer.metadata.name];
+  // An on-premises customer's licenses are enforced in its own cluster: nothing is written here.
+  const wanted = spec.onPremises ? [] : (spec.namespaces ?? [customer.metadata.name]);
   const conflicts = wanted.filter((ns) => {
     const owner = world.namespaceOwners.get(ns);
     return owner !== undefined && owner !== customer.metadata.name;
@@ -176,7 +177,9 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
       ? { type: 'Ready', status: 'False', reason: 'NamespaceConflict', message: `namespaces already belong to another customer: ${conflicts.join(', ')}` }
       : credentialProblems.length > 0
         ? { type: 'Ready', status: 'False', reason: 'CredentialsUnavailable', message: [...new Set(credentialProblems)].join('; ') }
-        : { type: 'Ready', status: 'True', reason: 'Reconciled', message: `${namespaces.length} namespace(s) in line with ${licenses.length} license(s)` };
+        : spec.onPremises
+          ? { type: 'Ready', status: 'True', reason: 'OnPremises', message: `on premises: ${licenses.length} license(s) kept here, enforced in the customer's own cluster` }
+          : { type: 'Ready', status: 'True', reason: 'Reconciled', message: `${namespaces.length} namespace(s) in line with ${licenses.length} license(s)` };
   const customerStatus: CustomerStatus = {
     ...(customer.metadata.generation === undefined ? {} : { observedGeneration: customer.metadata.generation }),
     namespaces,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { API_VERSION, GROUP, VERSION, type License } from '../../src/api/index.js';
+import { API_VERSION, GROUP, VERSION, type Customer, type License } from '../../src/api/index.js';
 import { ActivationService } from '../../src/activation/service.js';
 import { ACTIVATION_PATH, serveActivation, type ActivationServer } from '../../src/activation/server.js';
 import { ExitCode } from '../../src/cli/errors.js';
@@ -22,7 +22,7 @@ import { startLocalCluster, type LocalCluster } from '../../src/localcluster/ind
 import type { Operator } from '../../src/operator.js';
 import { runCli } from '../cli-process.js';
 import { eventually, kubeConfig, uniqueName } from './context.js';
-import { startOperator, testLog } from './operator-harness.js';
+import { startOperator, testLog, watchUntilPasses } from './operator-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'licensegate-activation-'));
 const customerKc = kubeConfig();
@@ -40,6 +40,7 @@ let second: LocalCluster;
 let vendorEnv: Record<string, string>;
 let server: ActivationServer;
 let operator: Operator;
+let vendorOperator: Operator;
 let now = new Date('2026-12-02T09:00:00Z');
 
 const uid = async (kc: KubeConfig) => (await kc.makeApiClient(CoreV1Api).readNamespace({ name: 'kube-system' })).metadata!.uid!;
@@ -77,6 +78,12 @@ beforeAll(async () => {
     license(trial1, trialApp, { type: 'Trial', trialDays: 30 }),
     license(trial2, trialApp, { type: 'Trial', trialDays: 30 }),
   ], { fieldManager: 'vendor' });
+  // The vendor's own operator keeps the on-premises customer's Licenses, and creates nothing for it.
+  await applyObjects(vendorKc, [
+    { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: customer }, spec: { onPremises: true } },
+    { apiVersion: API_VERSION, kind: 'Application', metadata: { name: app }, spec: { images: [`registry.test.example/${app}/server`], versions: [{ version: '1.0.0' }] } },
+  ], { fieldManager: 'vendor' });
+  vendorOperator = await startOperator(vendorKc);
   const service = new ActivationService(vendorKc, { namespace: 'licensegate-system', signingKey: readPrivateKey(join(dir, 'keys', 'vendor.key')), clock: () => now });
   server = await serveActivation({ service, host: '127.0.0.1', port: 0, log: testLog });
 
@@ -92,6 +99,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await operator?.stop();
+  await vendorOperator?.stop();
   await server?.close();
   await Promise.all([vendor?.stop(), second?.stop()]);
   rmSync(dir, { recursive: true, force: true });
@@ -165,6 +173,27 @@ describe('trials', () => {
   it('a trial key is one cluster\'s too: another cluster is refused as already activated', async () => {
     const result = await post({ key: (await key(trial1)).key, clusterId: await uid(fromFile(second.kubeconfigPath)) });
     expect(result).toMatchObject({ status: 409, body: { reason: ActivationReason.AlreadyActivated } });
+  });
+});
+
+describe('the vendor\'s cluster', () => {
+  it('keeps an on-premises customer\'s License judged there, and creates no namespace for it', async () => {
+    const vendorKc = fromFile(vendor.kubeconfigPath);
+    await watchUntilPasses<License>(vendorKc, `/apis/${GROUP}/${VERSION}/licenses`, (all) => {
+      expect(all.find((l) => l.metadata.name === commercial)?.status?.phase).toBe('Active');
+    });
+    await watchUntilPasses<Customer>(vendorKc, `/apis/${GROUP}/${VERSION}/customers`, (all) => {
+      expect(all.find((c) => c.metadata.name === customer)?.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('OnPremises');
+    });
+    const namespaces = await vendorKc.makeApiClient(CoreV1Api).listNamespace();
+    expect(namespaces.items.map((n) => n.metadata?.name)).not.toContain(customer);
+  });
+
+  it('an on-premises customer cannot also list namespaces (the API server refuses it)', async () => {
+    const vendorKc = fromFile(vendor.kubeconfigPath);
+    await expect(
+      applyObjects(vendorKc, [{ apiVersion: API_VERSION, kind: 'Customer', metadata: { name: uniqueName('both') }, spec: { onPremises: true, namespaces: ['x'] } }], { fieldManager: 'vendor' }),
+    ).rejects.toThrow(/an on-premises customer has no namespaces in this cluster/);
   });
 });
 

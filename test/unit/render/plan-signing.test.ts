@@ -83,3 +83,14 @@ describe('planCustomer: signed licenses', () => {
     expect(phaseOf(plan, 'a').reason).toBe(Reason.WrongCluster);
   });
 });
+
+describe('planCustomer: an on-premises customer in the vendor\'s cluster', () => {
+  it('keeps its licenses evaluated but claims no namespace and writes nothing', async () => {
+    const plan = planCustomer(world([license('onprem-lic', { versions: ['*'] })], { customer: customer('globex', { onPremises: true }) }));
+    expect(plan.namespaces).toEqual([]);
+    expect(plan.objects).toEqual([]);
+    expect(plan.sweepPolicies).toEqual([]);
+    expect(phaseOf(plan, 'onprem-lic').phase).toBe('Active');
+    expect(plan.customerStatus?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'OnPremises' });
+  });
+});
