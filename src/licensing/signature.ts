@@ -204,7 +204,7 @@ export type SignatureVerdict =
 
 /** Judges the signature of a License against the operator's keys, cluster and accepted sequence. */
 export function checkLicenseSignature(
-  license: { metadata: { name: string }; spec: { signature?: string | undefined } & Record<string, unknown> },
+  license: { metadata: { name: string }; spec: { signature?: string | undefined; [field: string]: unknown } },
   policy: SignaturePolicy,
 ): SignatureVerdict {
   const jws = license.spec.signature;

@@ -39,10 +39,7 @@ export function judgeSignatures(
   const highest = new Map<string, number>();
   for (const license of licenses) {
     const application = license.spec?.application ?? '';
-    const verdict = checkLicenseSignature(
-      { metadata: { name: license.metadata.name }, spec: (license.spec ?? {}) as License['spec'] & Record<string, unknown> },
-      { ...settings, acceptedSequence: accepted.get(application) },
-    );
+    const verdict = checkLicenseSignature({ metadata: license.metadata, spec: license.spec ?? {} }, { ...settings, acceptedSequence: accepted.get(application) });
     if (verdict.state === 'Unsigned') continue;
     verdicts.set(license.metadata.name, verdict);
     if (verdict.state === 'Verified') highest.set(application, Math.max(highest.get(application) ?? 0, verdict.claims.sequence));

@@ -30,7 +30,7 @@ export function registerVerify(program: Command): void {
       if (!jws) throw new CliError(`${file}: ${SignatureReason.SignatureRequired}: the License carries no spec.signature; sign it with licensegate sign`, ExitCode.Failure);
       const signature = verifySignature(jws, keys);
       if (!signature.ok) throw new CliError(`${file}: ${signature.reason}: ${signature.message}`, ExitCode.Failure);
-      const verdict = checkLicenseSignature(license as never, {
+      const verdict = checkLicenseSignature(license, {
         keys,
         required: true,
         clusterId: options.clusterId ?? signature.claims.cluster,
