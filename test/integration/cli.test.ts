@@ -2,19 +2,26 @@
  * The licensegate CLI as a process against the real API server and a running operator:
  * cluster-id, activate (signed, tampered), info and usage as JSON and as text for people.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { API_VERSION, GROUP, VERSION, ledgerName } from '../../src/api/index.js';
+import { API_VERSION, GROUP, VERSION, ledgerName, type License } from '../../src/api/index.js';
 import { ExitCode } from '../../src/cli/errors.js';
 import { applyObjects } from '../../src/kube/apply.js';
 import { Reason } from '../../src/licensing/reasons.js';
 import type { Operator } from '../../src/operator.js';
 import { runCli } from '../cli-process.js';
 import { kubeConfig, uniqueName } from './context.js';
-import { startOperator } from './operator-harness.js';
+import { binaryCacheDir, readControlPlaneVersions } from '../../src/localcluster/index.js';
+import { startOperator, watchUntilPasses } from './operator-harness.js';
+
+const kubectl = (() => {
+  const cached = join(binaryCacheDir(readControlPlaneVersions()), 'kubectl');
+  return existsSync(cached) ? cached : 'kubectl';
+})();
 
 const kc = kubeConfig();
 const custom = kc.makeApiClient(CustomObjectsApi);
@@ -23,6 +30,7 @@ const env = { KUBECONFIG: inject('kubeconfig') };
 const cli = (args: string[]) => runCli(args, { env });
 
 const app = uniqueName('cli-app');
+const otherApp = uniqueName('cli-other-app');
 const customer = uniqueName('cli-cust');
 const name = uniqueName('cli-lic');
 let operator: Operator;
@@ -51,6 +59,7 @@ beforeAll(async () => {
   await applyObjects(kc, [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'licensegate-system' } },
     { apiVersion: API_VERSION, kind: 'Application', metadata: { name: app }, spec: { images: [`registry.test.example/${app}/server`], versions: [{ version: '1.0.0' }, { version: '1.1.0' }] } },
+    { apiVersion: API_VERSION, kind: 'Application', metadata: { name: otherApp }, spec: { images: [`registry.test.example/${otherApp}/server`], versions: [{ version: '1.0.0' }, { version: '1.1.0' }] } },
     { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: customer }, spec: {} },
   ], { fieldManager: 'test' });
   operator = await startOperator(kc, { LICENSEGATE_SIGNING_PUBLIC_KEYS: join(dir, 'keys', 'vendor.pub') });
@@ -91,6 +100,19 @@ describe('activate', () => {
     expect(bad.stdout).toContain(`Invalid (${Reason.SignatureMismatch})`);
     const good = await cli(['activate', signed]);
     expect(good.code, good.stderr).toBe(0);
+  });
+
+  it('the output of sign applies as is with kubectl apply -f', async () => {
+    // Another application: a newer signed License of the same customer and application would supersede the one above.
+    const other = uniqueName('kubectl-applied');
+    writeFileSync(join(dir, 'other.yaml'), licenseYaml(other).replace(`application: ${app}`, `application: ${otherApp}`));
+    const signedOther = await cli(['sign', '--key', join(dir, 'keys', 'vendor.key'), join(dir, 'other.yaml')]);
+    expect(signedOther.code, signedOther.stderr).toBe(0);
+    writeFileSync(join(dir, 'other.signed.yaml'), signedOther.stdout);
+    execFileSync(kubectl, ['--kubeconfig', inject('kubeconfig'), 'apply', '-f', join(dir, 'other.signed.yaml')], { encoding: 'utf8' });
+    await watchUntilPasses<License>(kc, `/apis/${GROUP}/${VERSION}/licenses`, (all) => {
+      expect(all.find((l) => l.metadata.name === other)?.status?.phase).toBe('Active');
+    });
   });
 
   it('a bad file applies nothing', async () => {

@@ -17,7 +17,7 @@ export function registerSign(program: Command): void {
     .argument('<file>', 'a YAML file holding one License')
     .requiredOption('--key <file>', 'the vendor private key (vendor.key from licensegate keygen)')
     .option('--cluster-id <uid>', 'bind the license to one cluster: the UID its admin gets from licensegate cluster-id')
-    .option('--sequence <n>', 'sequence number; a cluster refuses a sequence lower than one it accepted for the same customer and application (default: the issue time in Unix seconds, so later signatures win)')
+    .option('--sequence <n>', 'sequence number; a cluster refuses a sequence lower than one it accepted for the same customer and application, so a newer signed License of that pair supersedes older ones: put one pair\'s grants in one License (default: the issue time in Unix seconds, so later signatures win)')
     .option('--issued-at <time>', 'issue time to record, RFC 3339 (default: now)')
     .action(async (file: string, options: { key: string; clusterId?: string; sequence?: string; issuedAt?: string }) => {
       const license = readLicenseFile(file);
