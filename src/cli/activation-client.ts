@@ -26,6 +26,9 @@ export async function fetchActivation(cluster: Cluster, options: { key: string; 
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(cause)) {
+      throw new CliError(`the activation server ${url.origin} presented a certificate this machine does not trust (${cause}); if the vendor uses its own CA, run with NODE_EXTRA_CA_CERTS=ca.pem`, ExitCode.Unavailable);
+    }
     throw new CliError(`the activation server ${url.origin} did not answer (${cause}); check --server and the network, or activate offline with a license file from the vendor`, ExitCode.Unavailable);
   }
   const text = await response.text();

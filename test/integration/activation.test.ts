@@ -5,7 +5,7 @@
  * started here. The attacker is a customer reusing one key on a second cluster, or collecting
  * trials.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
@@ -16,6 +16,7 @@ import { ACTIVATION_PATH, serveActivation, type ActivationServer } from '../../s
 import { ExitCode } from '../../src/cli/errors.js';
 import { readPrivateKey } from '../../src/keys.js';
 import { applyObjects } from '../../src/kube/apply.js';
+import { issueBundle } from '../../src/kube/certs.js';
 import { installCrds } from '../../src/kube/crds.js';
 import { ActivationReason } from '../../src/licensing/activation.js';
 import { startLocalCluster, type LocalCluster } from '../../src/localcluster/index.js';
@@ -201,6 +202,24 @@ describe('bad requests', () => {
   it('get one clear answer', async () => {
     expect(await post({ nonsense: true })).toMatchObject({ status: 400, body: { reason: ActivationReason.BadRequest } });
     expect(await post({ key: 'lgk_unknown', clusterId: 'x' })).toMatchObject({ status: 404, body: { reason: ActivationReason.UnknownActivationKey } });
+  });
+
+  it('over HTTPS: a vendor CA the machine trusts reaches the server; an untrusted one is named as such', async () => {
+    const bundle = await issueBundle({ hosts: ['localhost'], now: new Date() });
+    writeFileSync(join(dir, 'ca.pem'), bundle.caCert);
+    const service = new ActivationService(fromFile(vendor.kubeconfigPath), { namespace: 'licensegate-system', signingKey: readPrivateKey(join(dir, 'keys', 'vendor.key')), clock: () => now });
+    const tls = await serveActivation({ service, host: '127.0.0.1', port: 0, tls: { cert: bundle.cert, key: bundle.key }, log: testLog });
+    try {
+      const url = tls.url.replace('127.0.0.1', 'localhost');
+      const trusted = await runCli(['activate', '--key', 'lgk_unknown', '--server', url], { env: { ...customerEnv, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') } });
+      expect(trusted.code).toBe(ExitCode.Failure);
+      expect(trusted.stderr).toContain(ActivationReason.UnknownActivationKey);
+      const untrusted = await runCli(['activate', '--key', 'lgk_unknown', '--server', url], { env: customerEnv });
+      expect(untrusted.code).toBe(ExitCode.Unavailable);
+      expect(untrusted.stderr.trim()).toMatch(/certificate this machine does not trust.*NODE_EXTRA_CA_CERTS/);
+    } finally {
+      await tls.close();
+    }
   });
 
   it('a server that does not answer: one line, exit 3', async () => {
