@@ -3,7 +3,7 @@
  * with it: one YAML document, kind License of licensegate.dev, a name, a valid spec.
  */
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
+import { isScalar, parseAllDocuments } from 'yaml';
 import { API_VERSION, licenseSpec, type License } from '../api/index.js';
 import { CliError, ExitCode } from './errors.js';
 
@@ -19,7 +19,8 @@ export function readLicenseFile(path: string): License {
 }
 
 export function parseLicense(text: string, source: string): License {
-  const docs = parseAllDocuments(text).filter((d) => !(d.contents === null && d.errors.length === 0));
+  // Empty documents (a leading or trailing "---", comments only) are not documents to refuse.
+  const docs = parseAllDocuments(text).filter((d) => d.errors.length > 0 || (d.contents !== null && !(isScalar(d.contents) && d.contents.value === null)));
   if (docs.length === 0) throw new CliError(`${source} is empty; it should hold one License manifest`, ExitCode.Usage);
   if (docs.length > 1) throw new CliError(`${source} holds ${docs.length} YAML documents; put exactly one License in a file`, ExitCode.Usage);
   const doc = docs[0]!;
