@@ -25,7 +25,13 @@ export function parseLicense(text: string, source: string): License {
   if (docs.length > 1) throw new CliError(`${source} holds ${docs.length} YAML documents; put exactly one License in a file`, ExitCode.Usage);
   const doc = docs[0]!;
   if (doc.errors.length > 0) throw new CliError(`${source} is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`, ExitCode.Usage);
-  const object = doc.toJS() as Partial<License> | null;
+  let object: Partial<License> | null;
+  try {
+    object = doc.toJS() as Partial<License> | null;
+  } catch (error) {
+    // e.g. an alias (*name) without its anchor
+    throw new CliError(`${source} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, ExitCode.Usage);
+  }
   if (object === null || typeof object !== 'object' || Array.isArray(object)) throw new CliError(`${source} does not hold a Kubernetes object`, ExitCode.Usage);
   if (object.kind !== 'License' || object.apiVersion !== API_VERSION) {
     throw new CliError(`${source} holds a ${object.kind ?? 'document without kind'} (${object.apiVersion ?? 'no apiVersion'}), not a License (apiVersion: ${API_VERSION}, kind: License)`, ExitCode.Usage);
