@@ -60,6 +60,8 @@ export function clusterRules(): PolicyRule[] {
     // Pull Secrets in customer namespaces, the webhook certificate, and credentials Secrets
     // read by reference (see the header: writes are confined to labelled Secrets by admission).
     { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+    // The default ServiceAccount of customer namespaces: the operator lists its pull Secrets there.
+    { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch', 'patch'] },
     // Events about Licenses and Customers (in "default") and about swept workloads.
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     // The sweep watches every kind the admission policy covers...
