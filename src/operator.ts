@@ -26,6 +26,7 @@ import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CustomerReconciler } from './reconcile/customer.js';
 import { GateCredentialsReconciler } from './reconcile/gatecredentials.js';
 import { GATE_TLS_SECRET, reconcileGateTls } from './reconcile/gatetls.js';
+import { readPublicKeys } from './keys.js';
 import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
 import { DEFAULT_SERVICE_ACCOUNT } from './render/serviceaccount.js';
@@ -149,6 +150,11 @@ export class Operator {
       operatorNamespace: config.LICENSEGATE_NAMESPACE,
       clock,
       sweep: { workloads: this.caches.workloads, dryRun: config.LICENSEGATE_ENFORCEMENT_DRY_RUN, reported: new Set() },
+      // Keys are read once, here: a bad key file stops the operator at start with its message.
+      signing: {
+        keys: config.LICENSEGATE_SIGNING_PUBLIC_KEYS ? readPublicKeys(config.LICENSEGATE_SIGNING_PUBLIC_KEYS) : new Map(),
+        required: config.LICENSEGATE_SIGNING_REQUIRED,
+      },
       onPlanned: (_customer, plan, licensesOfCustomer) => {
         for (const license of licensesOfCustomer) {
           const e = plan.evaluations.get(license.metadata.name);

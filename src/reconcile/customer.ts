@@ -26,6 +26,9 @@ import type { Caches } from './caches.js';
 import { sweepCustomer, type SweepDeps } from './enforce.js';
 import { syncDefaultServiceAccounts } from './serviceaccounts.js';
 import { containsEntries, sameJson } from './equality.js';
+import type { SigningSettings } from '../licensing/signed-licenses.js';
+import { memoizedVerifier } from './signature-cache.js';
+import { SignedSequenceRecorder } from './signed-sequence.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
 export const CUSTOMER_FINALIZER = 'licensegate.dev/cleanup';
@@ -47,15 +50,26 @@ export interface CustomerReconcilerDeps {
   onPlanned?: (customer: string, plan: CustomerPlan, licenses: License[]) => void;
   /** Workload caches and switches of the enforcement sweep. */
   sweep: Omit<SweepDeps, 'writer' | 'log' | 'clock'>;
+  /** Vendor keys and whether signatures are required; the cluster id comes from the kube-system namespace. */
+  signing?: Omit<SigningSettings, 'clusterId' | 'verify'>;
 }
+
+/** The namespace whose UID names a cluster: what signed licenses are bound to. */
+export const CLUSTER_ID_NAMESPACE = 'kube-system';
 
 export class CustomerReconciler {
   private readonly core: CoreV1Api;
   /** Statuses written, by "Kind/name", with the cached resourceVersion they replaced. */
   private readonly written = new Map<string, { before: string | undefined; status: unknown }>();
 
+  private readonly sequences: SignedSequenceRecorder;
+  private readonly signing: Omit<SigningSettings, 'clusterId'>;
+
   constructor(private readonly deps: CustomerReconcilerDeps) {
     this.core = deps.kc.makeApiClient(CoreV1Api);
+    this.sequences = new SignedSequenceRecorder(deps.kc, deps);
+    const keys = deps.signing?.keys ?? new Map();
+    this.signing = { keys, required: deps.signing?.required ?? false, verify: memoizedVerifier(keys) };
   }
 
   /** Brings the customer's namespaces and statuses in line; returns when to look again. */
@@ -75,8 +89,12 @@ export class CustomerReconciler {
       credentials: await this.gatherCredentials(licenses, applications.map((a) => a.spec.registry?.credentialsSecret)),
       namespaceOwners: this.namespaceOwners(),
       gateCredentials: gateCredentialsByLicense(caches.credentialSecrets.list()),
+      signing: { ...this.signing, clusterId: caches.namespaces.get(CLUSTER_ID_NAMESPACE)?.metadata?.uid },
+      acceptedSequences: this.sequences.accepted(name, licenses.map((l) => l.spec.application)),
     });
     this.deps.onPlanned?.(name, plan, licenses);
+    // The accepted sequence is recorded before anything it grants is written.
+    await this.sequences.record(name, plan.signedSequences);
 
     const deleting = customer?.metadata.deletionTimestamp !== undefined && customer?.metadata.deletionTimestamp !== null;
     if (customer && !deleting && !customer.metadata.finalizers?.includes(CUSTOMER_FINALIZER)) {
