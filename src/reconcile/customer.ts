@@ -19,9 +19,14 @@ import {
 import type { KubeWriter } from '../kube/writer.js';
 import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
+import { gateCredentialsByLicense } from '../render/gatecredentials.js';
 import type { Caches } from './caches.js';
 import { CredentialsReader } from './credentials.js';
+import { syncDefaultServiceAccounts } from './serviceaccounts.js';
 import { containsEntries, sameJson } from './equality.js';
+import type { SigningSettings } from '../licensing/signed-licenses.js';
+import { memoizedVerifier } from './signature-cache.js';
+import { SignedSequenceRecorder } from './signed-sequence.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
 export const CUSTOMER_FINALIZER = 'licensegate.dev/cleanup';
@@ -43,7 +48,12 @@ export interface CustomerReconcilerDeps {
   onPlanned?: (customer: string, plan: CustomerPlan, licenses: License[]) => void;
   /** Told, after the owned objects are written, what may keep running in each of the customer's namespaces (none: stop sweeping). */
   onSweepTargets: (customer: string, policies: VersionPolicy[], onViolation: ViolationAction) => void;
+  /** Vendor keys and whether signatures are required; the cluster id comes from the kube-system namespace. */
+  signing?: Omit<SigningSettings, 'clusterId' | 'verify'>;
 }
+
+/** The namespace whose UID names a cluster: what signed licenses are bound to. */
+export const CLUSTER_ID_NAMESPACE = 'kube-system';
 
 export class CustomerReconciler {
   private readonly credentials: CredentialsReader;
@@ -54,8 +64,14 @@ export class CustomerReconciler {
    */
   private readonly written = new Map<string, { before: string | undefined; status: unknown; customer: string }>();
 
+  private readonly sequences: SignedSequenceRecorder;
+  private readonly signing: Omit<SigningSettings, 'clusterId'>;
+
   constructor(private readonly deps: CustomerReconcilerDeps) {
     this.credentials = new CredentialsReader(deps.kc, deps.operatorNamespace, deps.caches.credentialSecrets);
+    this.sequences = new SignedSequenceRecorder(deps.kc, deps);
+    const keys = deps.signing?.keys ?? new Map();
+    this.signing = { keys, required: deps.signing?.required ?? false, verify: memoizedVerifier(keys) };
   }
 
   /** Brings the customer's namespaces and statuses in line; returns when to look again. */
@@ -78,8 +94,13 @@ export class CustomerReconciler {
       ]),
       namespaceOwners: this.namespaceOwners(),
       operatorNamespace: this.deps.operatorNamespace,
+      gateCredentials: gateCredentialsByLicense(caches.credentialSecrets.list()),
+      signing: { ...this.signing, clusterId: caches.namespaces.get(CLUSTER_ID_NAMESPACE)?.metadata?.uid },
+      acceptedSequences: this.sequences.accepted(name, licenses.map((l) => l.spec.application)),
     });
     this.deps.onPlanned?.(name, plan, licenses);
+    // The accepted sequence is recorded before anything it grants is written.
+    await this.sequences.record(name, plan.signedSequences);
 
     const deleting = customer?.metadata.deletionTimestamp !== undefined && customer?.metadata.deletionTimestamp !== null;
     if (customer && !deleting && !customer.metadata.finalizers?.includes(CUSTOMER_FINALIZER)) {
@@ -87,6 +108,8 @@ export class CustomerReconciler {
     }
     await this.syncNamespaces(name, plan.namespaces, plan.admission);
     await this.syncOwnedObjects(name, plan.objects);
+    const addToServiceAccounts = customerSpec.safeParse(customer?.spec).data?.addPullSecretsToDefaultServiceAccount ?? true;
+    await syncDefaultServiceAccounts({ caches, writer, log: this.deps.log }, name, plan, addToServiceAccounts);
     // Running workloads are the sweep controller's: it learns what may keep running here.
     const onViolation = customerSpec.safeParse(customer?.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
     this.deps.onSweepTargets(name, customer && !deleting ? plan.sweepPolicies : [], onViolation);
