@@ -61,8 +61,9 @@ async function withLooseCustomerSchema(body: () => Promise<void>): Promise<void>
     spec: { versions: { name: string; schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }[] };
   }[];
   const index = generated!.spec.versions.findIndex((v) => v.name === VERSION);
-  const path = `/spec/versions/${index}/schema/openAPIV3Schema/properties/spec`;
-  const original = generated!.spec.versions[index]!.schema.openAPIV3Schema.properties['spec'];
+  // Only spec.enforcement is loosened: rules elsewhere in the schema name other spec fields.
+  const path = `/spec/versions/${index}/schema/openAPIV3Schema/properties/spec/properties/enforcement`;
+  const original = (generated!.spec.versions[index]!.schema.openAPIV3Schema.properties['spec'] as { properties: Record<string, unknown> }).properties['enforcement'];
   await crds.patchCustomResourceDefinition({ name, body: [{ op: 'replace', path, value: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } }] }, jsonPatch);
   try {
     await body();
@@ -94,7 +95,7 @@ describe('defect 1: a Customer that no longer parses', () => {
       // The API server takes a moment to serve the loosened schema.
       await eventually(() =>
         custom.patchClusterCustomObject(
-          { group: GROUP, version: VERSION, plural: 'customers', name: customer, body: [{ op: 'replace', path: '/spec', value: { enforcement: { admission: 'Sometimes' } } }] },
+          { group: GROUP, version: VERSION, plural: 'customers', name: customer, body: [{ op: 'add', path: '/spec/enforcement', value: { admission: 'Sometimes' } }] },
           jsonPatch,
         ),
       );
