@@ -24,6 +24,7 @@ import type { Caches, ObjectCache, WorkloadCache } from './reconcile/caches.js';
 import type { Workload } from './enforcement/sweep.js';
 import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CustomerReconciler } from './reconcile/customer.js';
+import { LedgerWriter } from './reconcile/ledger.js';
 import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
 
@@ -51,6 +52,7 @@ export interface OperatorOptions {
 export class Operator {
   readonly metrics: OperatorMetrics;
   readonly writer: KubeWriter;
+  private readonly ledgerWriter: LedgerWriter;
   private readonly informers: Informer<ObjectLike>[] = [];
   private readonly caches: Caches;
   private readonly queue: WorkQueue;
@@ -70,6 +72,7 @@ export class Operator {
     const clock = options.clock ?? (() => new Date());
     this.metrics = options.metrics ?? new OperatorMetrics();
     this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }) });
+    this.ledgerWriter = new LedgerWriter(kc, () => this.metrics.writes.inc({ verb: 'update', kind: 'Ledger' }));
 
     const informer = <T extends ObjectLike>(path: string, labelSelector?: string) => {
       const i = new Informer<T>(kc, { path, labelSelector, log });
@@ -133,6 +136,7 @@ export class Operator {
       log,
       operatorNamespace: config.LICENSEGATE_NAMESPACE,
       clock,
+      ledgers: this.ledgerWriter,
       sweep: { workloads: this.caches.workloads, dryRun: config.LICENSEGATE_ENFORCEMENT_DRY_RUN, reported: new Set() },
       onPlanned: (_customer, plan, licensesOfCustomer) => {
         for (const license of licensesOfCustomer) {

@@ -24,6 +24,8 @@ import type { CredentialsSecret } from '../render/pullsecret.js';
 import type { Caches } from './caches.js';
 import { sweepCustomer, type SweepDeps } from './enforce.js';
 import { containsEntries, sameJson } from './equality.js';
+import { LedgerWriter } from './ledger.js';
+import { customerLedgers, recordTrials } from './trials.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
 export const CUSTOMER_FINALIZER = 'licensegate.dev/cleanup';
@@ -43,6 +45,8 @@ export interface CustomerReconcilerDeps {
   clock: () => Date;
   /** Told of every plan, for metrics. */
   onPlanned?: (customer: string, plan: CustomerPlan, licenses: License[]) => void;
+  /** Writes the Ledgers (trial records here). */
+  ledgers: LedgerWriter;
   /** Workload caches and switches of the enforcement sweep. */
   sweep: Omit<SweepDeps, 'writer' | 'log' | 'clock'>;
 }
@@ -72,6 +76,7 @@ export class CustomerReconciler {
       licenses,
       credentials: await this.gatherCredentials(licenses, applications.map((a) => a.spec.registry?.credentialsSecret)),
       namespaceOwners: this.namespaceOwners(),
+      ledgers: customerLedgers(caches.ledgers, name),
     });
     this.deps.onPlanned?.(name, plan, licenses);
 
@@ -85,6 +90,8 @@ export class CustomerReconciler {
       const onViolation = customerSpec.safeParse(customer.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
       await sweepCustomer({ ...this.deps.sweep, writer, log: this.deps.log.child({ customer: name }), clock }, plan.sweepPolicies, onViolation);
     }
+    // The Ledger first: a status saying a trial started is only a cache of the Ledger's record.
+    await recordTrials(this.deps.ledgers, name, plan.trials, caches.ledgers);
     await this.writeStatuses(name, customer, licenses, plan);
     for (const event of plan.events) {
       const subject = event.kind === 'License' ? licenses.find((l) => l.metadata.name === event.name) : customer;

@@ -8,6 +8,7 @@ import type {
   Application,
   Customer,
   CustomerStatus,
+  LedgerSpec,
   License,
   LicensePhase,
   LicenseStatus,
@@ -35,6 +36,16 @@ export interface CustomerWorld {
   credentials: ReadonlyMap<string, CredentialsSecret>;
   /** The customer label found on each labelled namespace. */
   namespaceOwners: ReadonlyMap<string, string>;
+  /** This customer's Ledgers, by application: the durable trial record lives there. */
+  ledgers?: ReadonlyMap<string, LedgerSpec>;
+}
+
+/** A trial to record in the customer × application Ledger (the first activation of a Trial License). */
+export interface TrialRecord {
+  application: string;
+  license: string;
+  licenseUid: string | undefined;
+  startedAt: Date;
 }
 
 /** An Event to record against a License or Customer. */
@@ -69,6 +80,8 @@ export interface CustomerPlan {
   sweepPolicies: VersionPolicy[];
   /** Per-license evaluations, for metrics and the enforcement sweep. */
   evaluations: Map<string, LicenseEvaluation>;
+  /** Trials started now (or not yet in the Ledger): recorded there before any status says so. */
+  trials: TrialRecord[];
 }
 
 /** Plans one customer. Never throws on bad input: problems become conditions. */
@@ -76,18 +89,19 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
   const { now, customer } = world;
   const appsByName = new Map(world.applications.map((a) => [a.metadata.name, a]));
   const licenses = [...world.licenses].sort(byCreation);
-  const trialOwners = trialOwnership(customer, licenses);
+  const trialOwners = trialOwnership(customer, licenses, world.ledgers);
 
   const evaluations = evaluateAll(licenses, (license, requiredPhases) =>
     evaluateLicense(license, {
       now,
       application: appsByName.get(license.spec.application),
       customerExists: customer !== undefined,
-      trialStartedAt: license.status?.trialStartedAt ? new Date(license.status.trialStartedAt) : undefined,
+      trialStartedAt: trialStart(license, trialOwners),
       earlierTrial: earlierTrial(license, trialOwners),
       requiredPhases,
     }),
   );
+  const trials = newTrials(licenses, evaluations, world.ledgers);
 
   const events: PlannedEvent[] = [];
   const licenseStatuses = new Map<string, LicenseStatus>();
@@ -101,7 +115,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     .filter((t): t is number => t !== undefined)
     .sort((a, b) => a - b)[0];
 
-  const base = { licenseStatuses, events, evaluations, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
+  const base = { licenseStatuses, events, evaluations, trials, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
   if (!customer || customer.metadata.deletionTimestamp) {
     return { ...base, namespaces: [], admission: 'Deny', objects: [], sweepPolicies: [], customerStatus: undefined };
   }
@@ -210,22 +224,64 @@ function evaluateAll(
   return result;
 }
 
-/** The license that owns each application's one trial: the recorded one, else the oldest. */
-function trialOwnership(customer: Customer | undefined, licenses: License[]): Map<string, string> {
-  const owners = new Map<string, string>();
-  for (const record of customer?.status?.trials ?? []) owners.set(record.application, record.license);
+/** Who used an application's one trial: a License name, and its UID where known. */
+interface TrialOwner {
+  license: string;
+  uid: string | undefined;
+  startedAt: Date | undefined;
+}
+
+/**
+ * The license that owns each application's one trial: the Ledger's record (which outlives
+ * Licenses and the Customer), else the Customer status's (older operators), else the oldest
+ * Trial License.
+ */
+function trialOwnership(customer: Customer | undefined, licenses: License[], ledgers: ReadonlyMap<string, LedgerSpec> | undefined): Map<string, TrialOwner> {
+  const owners = new Map<string, TrialOwner>();
+  for (const [application, ledger] of ledgers ?? []) {
+    if (ledger.trial) owners.set(application, { license: ledger.trial.license, uid: ledger.trial.licenseUid, startedAt: new Date(ledger.trial.startedAt) });
+  }
+  for (const record of customer?.status?.trials ?? []) {
+    if (!owners.has(record.application)) owners.set(record.application, { license: record.license, uid: undefined, startedAt: undefined });
+  }
   for (const license of licenses) {
     if (license.spec.type === 'Trial' && !owners.has(license.spec.application)) {
-      owners.set(license.spec.application, license.metadata.name);
+      owners.set(license.spec.application, { license: license.metadata.name, uid: license.metadata.uid, startedAt: undefined });
     }
   }
   return owners;
 }
 
-function earlierTrial(license: License, owners: Map<string, string>): string | undefined {
+/** Whether `license` is the one that owns its application's trial (a re-created License of the same name is not). */
+function ownsTrial(license: License, owner: TrialOwner | undefined): boolean {
+  if (!owner || owner.license !== license.metadata.name) return false;
+  return owner.uid === undefined || license.metadata.uid === undefined || owner.uid === license.metadata.uid;
+}
+
+function earlierTrial(license: License, owners: Map<string, TrialOwner>): string | undefined {
   if (license.spec.type !== 'Trial') return undefined;
   const owner = owners.get(license.spec.application);
-  return owner !== undefined && owner !== license.metadata.name ? owner : undefined;
+  if (!owner || ownsTrial(license, owner)) return undefined;
+  return owner.license === license.metadata.name ? `${owner.license}, deleted and re-created since` : owner.license;
+}
+
+/** When this License's trial started: the Ledger's record wins over the status (a cache). */
+function trialStart(license: License, owners: Map<string, TrialOwner>): Date | undefined {
+  const owner = owners.get(license.spec.application);
+  if (owner?.startedAt && ownsTrial(license, owner)) return owner.startedAt;
+  return license.status?.trialStartedAt ? new Date(license.status.trialStartedAt) : undefined;
+}
+
+/** Trials that have started but that the Ledger does not hold yet. */
+function newTrials(licenses: License[], evaluations: Map<string, LicenseEvaluation>, ledgers: ReadonlyMap<string, LedgerSpec> | undefined): TrialRecord[] {
+  const records: TrialRecord[] = [];
+  for (const license of licenses) {
+    const e = evaluations.get(license.metadata.name);
+    if (license.spec.type !== 'Trial' || !e?.trialStartedAt || e.phase === 'Invalid') continue;
+    if (ledgers?.get(license.spec.application)?.trial) continue;
+    records.push({ application: license.spec.application, license: license.metadata.name, licenseUid: license.metadata.uid, startedAt: e.trialStartedAt });
+  }
+  return records;
 }
 
 function trialRecords(customer: Customer, licenses: License[], evaluations: Map<string, LicenseEvaluation>) {
