@@ -5,12 +5,14 @@
  */
 import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { GROUP, VERSION, VERSION_POLICY_NAME, type Application, type Customer, type Ledger, type License, type VersionPolicy } from './api/index.js';
+import { GROUP, VERSION, VERSION_POLICY_NAME, ledgerName, type Application, type Customer, type Ledger, type License, type VersionPolicy } from './api/index.js';
 import type { OperatorConfig } from './config.js';
 import { renderAdmissionObjects } from './enforcement/policy.js';
 import { renderProtectionObjects } from './enforcement/protection.js';
 import { WEBHOOK_PATH, type WebhookClientConfig } from './enforcement/webhook-config.js';
 import { serveWebhook, type WebhookServer } from './webhook/server.js';
+import { reviewLimits, type LimitsContext } from './webhook/limits.js';
+import type { WorkloadObject } from './licensing/usage.js';
 import { readTlsBundle, reconcileWebhookCerts, WEBHOOK_TLS_SECRET } from './reconcile/webhook.js';
 import { applyObjects, FIELD_MANAGER } from './kube/apply.js';
 import { reuseConnections } from './kube/connections.js';
@@ -62,6 +64,7 @@ export class Operator {
   private leading = false;
   private ownUsername: string | undefined;
   private webhook: WebhookServer | undefined;
+  private readonly nodes: Informer<KubernetesObject & ObjectLike>;
   private stopping = false;
   private synced = false;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -86,6 +89,7 @@ export class Operator {
     const namespaces = informer<V1Namespace>('/api/v1/namespaces');
     const versionPolicies = informer<VersionPolicy>(crd('versionpolicies'), OWNED_SELECTOR);
     const ledgers = informer<Ledger>(crd('ledgers'));
+    this.nodes = informer<KubernetesObject & ObjectLike>('/api/v1/nodes');
     const pullSecrets = informer<V1Secret>('/api/v1/secrets', OWNED_SELECTOR);
     const credentialSecrets = informer<V1Secret>(`/api/v1/namespaces/${config.LICENSEGATE_NAMESPACE}/secrets`);
     const workloads = WORKLOAD_RESOURCES.map((w) => {
@@ -137,6 +141,7 @@ export class Operator {
       operatorNamespace: config.LICENSEGATE_NAMESPACE,
       clock,
       ledgers: this.ledgerWriter,
+      nodeCount: () => this.nodes.list().length,
       sweep: { workloads: this.caches.workloads, dryRun: config.LICENSEGATE_ENFORCEMENT_DRY_RUN, reported: new Set() },
       onPlanned: (_customer, plan, licensesOfCustomer) => {
         for (const license of licensesOfCustomer) {
@@ -246,8 +251,28 @@ export class Operator {
         parentFor: (resource, namespace, name) => workloadByResource.get(resource)?.get(name, namespace),
       },
       onReviewed: (ms, allowed) => this.metrics.webhookSeconds.observe({ allowed: String(allowed) }, ms / 1000),
+      limits: (request) => reviewLimits(request, this.limitsContext(workloadByResource)),
     });
     log.info({ port: this.webhook.port }, 'webhook serving');
+  }
+
+  /** What the limits webhook reads: the caches, and the Ledger writer for its claims. */
+  private limitsContext(workloadByResource: Map<string, ObjectCache<Workload>>): LimitsContext {
+    const { caches } = this;
+    return {
+      customerOfNamespace: (namespace) => caches.namespaces.get(namespace)?.metadata?.labels?.[CUSTOMER_LABEL],
+      customer: (name) => caches.customers.get(name),
+      namespacesOf: (customer) => caches.namespaces.list().filter((ns) => ns.metadata?.labels?.[CUSTOMER_LABEL] === customer).map((ns) => ns.metadata!.name!),
+      licenses: () => caches.licenses.list(),
+      applications: () => caches.applications.list(),
+      workloadsIn: (namespace) => caches.workloads.flatMap((cache) => cache.inNamespace(namespace)) as WorkloadObject[],
+      parentFor: (resource, namespace, name) => workloadByResource.get(resource)?.get(name, namespace) as WorkloadObject | undefined,
+      ledger: (customer, application) => caches.ledgers.get(ledgerName(customer, application)),
+      nodeCount: () => this.nodes.list().length,
+      ledgers: this.ledgerWriter,
+      clock: this.options.clock ?? (() => new Date()),
+      log: this.options.log,
+    };
   }
 
   /** The port the webhook listens on, once it does. */

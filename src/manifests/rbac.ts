@@ -68,6 +68,8 @@ export function clusterRules(): PolicyRule[] {
     ...[...workloadsByGroup((r) => !NOT_PATCHED.has(r))].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: ['patch'] })),
     // ...or deletes them (onViolation: Delete, and bare Pods).
     ...[...workloadsByGroup(() => true)].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: ['delete'] })),
+    // Nodes, counted: a DaemonSet desires one pod per node (the limits webhook, licensing/usage.ts).
+    { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
     // Who am I: the webhook exempts the operator's own requests by username (granted to every
     // authenticated user by system:basic-user too; stated here so the role is self-contained).
     { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'] },

@@ -12,13 +12,14 @@ import {
   customerSpec,
   type AdmissionMode,
   type Customer,
+  type LimitsWebhookMode,
   type License,
   type SecretReference,
   type VersionPolicy,
 } from '../api/index.js';
 import { isNotFound } from '../kube/errors.js';
 import type { KubeWriter } from '../kube/writer.js';
-import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../vocabulary/labels.js';
+import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL, LIMITS_LABEL } from '../vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
 import type { CredentialsSecret } from '../render/pullsecret.js';
 import type { Caches } from './caches.js';
@@ -26,6 +27,8 @@ import { sweepCustomer, type SweepDeps } from './enforce.js';
 import { containsEntries, sameJson } from './equality.js';
 import { LedgerWriter } from './ledger.js';
 import { customerLedgers, recordTrials } from './trials.js';
+import { releaseUnbackedTokens } from './tokens.js';
+import { measureCustomerUsage } from './usage.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
 export const CUSTOMER_FINALIZER = 'licensegate.dev/cleanup';
@@ -45,8 +48,10 @@ export interface CustomerReconcilerDeps {
   clock: () => Date;
   /** Told of every plan, for metrics. */
   onPlanned?: (customer: string, plan: CustomerPlan, licenses: License[]) => void;
-  /** Writes the Ledgers (trial records here). */
+  /** Writes the Ledgers (trial records, token releases). */
   ledgers: LedgerWriter;
+  /** Nodes in the cluster (a DaemonSet desires one pod per node). */
+  nodeCount?: () => number;
   /** Workload caches and switches of the enforcement sweep. */
   sweep: Omit<SweepDeps, 'writer' | 'log' | 'clock'>;
 }
@@ -77,6 +82,7 @@ export class CustomerReconciler {
       credentials: await this.gatherCredentials(licenses, applications.map((a) => a.spec.registry?.credentialsSecret)),
       namespaceOwners: this.namespaceOwners(),
       ledgers: customerLedgers(caches.ledgers, name),
+      usage: measureCustomerUsage(caches, name, licenses.map((l) => l.spec?.application), this.deps.nodeCount?.() ?? 1),
     });
     this.deps.onPlanned?.(name, plan, licenses);
 
@@ -84,7 +90,7 @@ export class CustomerReconciler {
     if (customer && !deleting && !customer.metadata.finalizers?.includes(CUSTOMER_FINALIZER)) {
       await writer.apply({ apiVersion: API_VERSION, kind: 'Customer', metadata: { name, finalizers: [CUSTOMER_FINALIZER] } });
     }
-    await this.syncNamespaces(name, plan.namespaces, plan.admission);
+    await this.syncNamespaces(name, plan.namespaces, plan.admission, plan.limitsWebhook);
     await this.syncOwnedObjects(name, plan.objects);
     if (customer && !deleting && plan.sweepPolicies.length > 0) {
       const onViolation = customerSpec.safeParse(customer.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
@@ -92,6 +98,7 @@ export class CustomerReconciler {
     }
     // The Ledger first: a status saying a trial started is only a cache of the Ledger's record.
     await recordTrials(this.deps.ledgers, name, plan.trials, caches.ledgers);
+    const tokenRelease = await releaseUnbackedTokens({ caches, ledgers: this.deps.ledgers, clock }, name, plan.namespaces, this.deps.nodeCount?.() ?? 1);
     await this.writeStatuses(name, customer, licenses, plan);
     for (const event of plan.events) {
       const subject = event.kind === 'License' ? licenses.find((l) => l.metadata.name === event.name) : customer;
@@ -111,8 +118,9 @@ export class CustomerReconciler {
         metadata: { name, resourceVersion: customer.metadata.resourceVersion, finalizers: customer.metadata.finalizers.filter((f) => f !== CUSTOMER_FINALIZER) },
       } as KubernetesObject);
     }
-    if (!plan.nextTransitionAt) return {};
-    const wait = plan.nextTransitionAt.getTime() - now.getTime() + TRANSITION_SLACK_MS;
+    const next = [plan.nextTransitionAt, tokenRelease].filter((d): d is Date => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
+    if (!next) return {};
+    const wait = next.getTime() - now.getTime() + TRANSITION_SLACK_MS;
     return { requeueAfterMs: Math.min(Math.max(wait, 0), MAX_REQUEUE_MS) };
   }
 
@@ -167,14 +175,16 @@ export class CustomerReconciler {
    * Claims the wanted namespaces (creating missing ones) and releases the ones this customer
    * no longer lists. Namespaces are never deleted: they may hold the customer's data.
    */
-  private async syncNamespaces(customer: string, wanted: string[], admission: AdmissionMode): Promise<void> {
+  private async syncNamespaces(customer: string, wanted: string[], admission: AdmissionMode, limitsWebhook: LimitsWebhookMode | undefined): Promise<void> {
     const { caches, writer } = this.deps;
-    const labels = { [CUSTOMER_LABEL]: customer, [ADMISSION_LABEL]: admission };
+    const labels = { [CUSTOMER_LABEL]: customer, [ADMISSION_LABEL]: admission, ...(limitsWebhook ? { [LIMITS_LABEL]: limitsWebhook } : {}) };
     for (const name of wanted) {
       const existing = caches.namespaces.get(name);
-      if (containsEntries(existing?.metadata?.labels, labels)) continue;
+      const staleLimits = !limitsWebhook && existing?.metadata?.labels?.[LIMITS_LABEL] !== undefined;
+      if (containsEntries(existing?.metadata?.labels, labels) && !staleLimits) continue;
       if (existing) {
-        await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+        const patch = staleLimits ? { ...labels, [LIMITS_LABEL]: null } : labels;
+        await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: patch } } as unknown as KubernetesObject);
       } else {
         await writer.apply({
           apiVersion: 'v1',
@@ -188,7 +198,7 @@ export class CustomerReconciler {
       const name = ns.metadata!.name!;
       if (ns.metadata?.labels?.[CUSTOMER_LABEL] !== customer || wanted.includes(name)) continue;
       if (ns.metadata?.deletionTimestamp) continue;
-      const release = { [CUSTOMER_LABEL]: null, [ADMISSION_LABEL]: null };
+      const release = { [CUSTOMER_LABEL]: null, [ADMISSION_LABEL]: null, [LIMITS_LABEL]: null };
       await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: release } } as unknown as KubernetesObject);
       this.deps.log.info({ customer, namespace: name }, 'namespace released');
     }

@@ -15,6 +15,7 @@ import type {
   SecretReference,
   VersionPolicy,
   AdmissionMode,
+  LimitsWebhookMode,
 } from '../api/index.js';
 import { customerSpec } from '../api/index.js';
 import { evaluateLicense, type LicenseEvaluation } from '../licensing/evaluate.js';
@@ -22,6 +23,7 @@ import { Reason } from '../licensing/reasons.js';
 import { mergeConditions, rfc3339, type DesiredCondition } from './conditions.js';
 import { renderPullSecret, type CredentialsSecret } from './pullsecret.js';
 import { renderVersionPolicy, type Grant } from './versionpolicy.js';
+import { limitConditions, usageStatus, type MeasuredUsage } from './usage.js';
 
 /** What the planner sees of the cluster. */
 export interface CustomerWorld {
@@ -36,6 +38,8 @@ export interface CustomerWorld {
   credentials: ReadonlyMap<string, CredentialsSecret>;
   /** The customer label found on each labelled namespace. */
   namespaceOwners: ReadonlyMap<string, string>;
+  /** Live usage of each application by this customer (status.usage, the limit conditions). */
+  usage?: ReadonlyMap<string, MeasuredUsage>;
   /** This customer's Ledgers, by application: the durable trial record lives there. */
   ledgers?: ReadonlyMap<string, LedgerSpec>;
 }
@@ -66,6 +70,11 @@ export interface CustomerPlan {
   namespaces: string[];
   /** The customer's admission mode, labelled on its namespaces to select the admission binding. */
   admission: AdmissionMode;
+  /**
+   * How the limits webhook fails in this customer's namespaces, labelled on them; undefined
+   * (no label, the webhook never called) while the customer holds no license with limits.
+   */
+  limitsWebhook?: LimitsWebhookMode;
   /** Desired owned objects across those namespaces; every other owned object of the customer goes. */
   objects: OwnedObject[];
   licenseStatuses: Map<string, LicenseStatus>;
@@ -107,8 +116,10 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
   const licenseStatuses = new Map<string, LicenseStatus>();
   for (const license of licenses) {
     const evaluation = evaluations.get(license.metadata.name)!;
-    licenseStatuses.set(license.metadata.name, licenseStatus(license, evaluation, now));
-    events.push(...licenseEvents(license, evaluation));
+    const usage = world.usage?.get(license.spec.application);
+    const status = licenseStatus(license, evaluation, now, usage);
+    licenseStatuses.set(license.metadata.name, status);
+    events.push(...licenseEvents(license, evaluation), ...limitEvents(license, status));
   }
   const nextTransitionAt = [...evaluations.values()]
     .map((e) => e.nextTransitionAt?.getTime())
@@ -189,7 +200,9 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     trials: trialRecords(customer, licenses, evaluations),
     conditions: mergeConditions(customer.status?.conditions, [ready], now, customer.metadata.generation),
   };
-  return { ...base, namespaces, admission: spec.enforcement.admission, objects, sweepPolicies, customerStatus };
+  const limited = licenses.some((l) => l.spec.limits && (l.spec.limits.maxReplicas !== undefined || l.spec.limits.concurrentNamespaces !== undefined || l.spec.limits.seats !== undefined));
+  const limitsWebhook = limited ? (spec.enforcement.limitsWebhook ?? 'FailClosed') : undefined;
+  return { ...base, namespaces, admission: spec.enforcement.admission, ...(limitsWebhook ? { limitsWebhook } : {}), objects, sweepPolicies, customerStatus };
 }
 
 const refKey = (ref: SecretReference) => `${ref.namespace}/${ref.name}`;
@@ -310,7 +323,7 @@ function pullSecretLicenses(licenses: License[], evaluations: Map<string, Licens
   return chosen;
 }
 
-function licenseStatus(license: License, e: LicenseEvaluation, now: Date): LicenseStatus {
+function licenseStatus(license: License, e: LicenseEvaluation, now: Date, usage: MeasuredUsage | undefined): LicenseStatus {
   const generation = license.metadata.generation;
   const valid = e.phase !== 'Invalid';
   const desired: DesiredCondition[] = [
@@ -322,6 +335,7 @@ function licenseStatus(license: License, e: LicenseEvaluation, now: Date): Licen
       reason: e.expiringSoonReason,
       message: e.expiringWithinDays && e.effectiveExpiresAt ? `expires at ${rfc3339(e.effectiveExpiresAt)}` : 'not expiring within 30 days',
     },
+    ...(usage ? limitConditions(license, usage) : []),
   ];
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
@@ -330,9 +344,27 @@ function licenseStatus(license: License, e: LicenseEvaluation, now: Date): Licen
     grantedVersions: e.grantedVersions,
     ...(e.effectiveExpiresAt ? { effectiveExpiresAt: rfc3339(e.effectiveExpiresAt) } : {}),
     ...(e.trialStartedAt ? { trialStartedAt: rfc3339(e.trialStartedAt) } : {}),
-    ...(license.status?.usage ? { usage: license.status.usage } : {}),
+    ...(usage ? { usage: usageStatus(license, usage) } : license.status?.usage ? { usage: license.status.usage } : {}),
     conditions: mergeConditions(license.status?.conditions, desired, now, generation),
   };
+}
+
+/** Events when ApproachingLimit or LimitReached turns True (a warning) or back to False. */
+function limitEvents(license: License, status: LicenseStatus): PlannedEvent[] {
+  const events: PlannedEvent[] = [];
+  for (const type of ['ApproachingLimit', 'LimitReached']) {
+    const now = status.conditions?.find((c) => c.type === type);
+    const before = license.status?.conditions?.find((c) => c.type === type);
+    if (!now || (before?.status ?? 'False') === now.status) continue;
+    events.push({
+      kind: 'License',
+      name: license.metadata.name,
+      type: now.status === 'True' ? 'Warning' : 'Normal',
+      reason: now.status === 'True' ? type : `${type}Cleared`,
+      message: now.message,
+    });
+  }
+  return events;
 }
 
 const PHASE_EVENTS: Record<LicensePhase, { reason: string; type: 'Normal' | 'Warning' }> = {

@@ -75,7 +75,7 @@ admissionSuite({
 describe('webhook', () => {
   it('issued its own certificate into a TLS Secret and put the CA into the webhook configuration', async () => {
     const config = await admission.readValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME });
-    expect(config.webhooks?.map((w) => w.name).sort()).toEqual(['scale.licensegate.dev', 'workloads.licensegate.dev']);
+    expect(config.webhooks?.map((w) => w.name).sort()).toEqual(['limits-open.licensegate.dev', 'limits.licensegate.dev', 'scale.licensegate.dev', 'workloads.licensegate.dev']);
     for (const w of config.webhooks ?? []) {
       expect(w.failurePolicy).toBe('Fail');
       expect(w.timeoutSeconds).toBeLessThanOrEqual(5);

@@ -144,9 +144,10 @@ describe('the chart', () => {
     expect(names).toContain('ValidatingAdmissionPolicy//licensegate-protect-owned');
     const webhook = chart.find((o) => o.kind === 'ValidatingWebhookConfiguration')!;
     expect(webhook.metadata.name).toBe(WEBHOOK_CONFIGURATION_NAME);
-    expect(webhook.webhooks.map((w: { name: string }) => w.name)).toEqual(['scale.licensegate.dev', 'workloads.licensegate.dev']);
+    expect(webhook.webhooks.map((w: { name: string }) => w.name)).toEqual(['scale.licensegate.dev', 'limits.licensegate.dev', 'limits-open.licensegate.dev', 'workloads.licensegate.dev']);
     for (const w of webhook.webhooks) {
-      expect(w.clientConfig).toEqual({ service: { namespace: 'lg', name: 'licensegate-webhook', path: '/validate', port: 443 } });
+      const path = w.name.startsWith('limits') ? '/limits' : '/validate';
+      expect(w.clientConfig).toEqual({ service: { namespace: 'lg', name: 'licensegate-webhook', path, port: 443 } });
     }
     expect(names).toContain('Service/lg/licensegate-webhook');
     // The operator keeps the caBundle of the chart's configuration current: get/patch on that one object only.
