@@ -13,6 +13,7 @@ import { WEBHOOK_PATH, type WebhookClientConfig } from './enforcement/webhook-co
 import { serveWebhook, type WebhookServer } from './webhook/server.js';
 import { reviewLimits, type LimitsContext } from './webhook/limits.js';
 import type { WorkloadObject } from './licensing/usage.js';
+import { limitUses } from './render/usage.js';
 import { readTlsBundle, reconcileWebhookCerts, WEBHOOK_TLS_SECRET } from './reconcile/webhook.js';
 import { applyObjects, FIELD_MANAGER } from './kube/apply.js';
 import { reuseConnections } from './kube/connections.js';
@@ -147,6 +148,9 @@ export class Operator {
         for (const license of licensesOfCustomer) {
           const e = plan.evaluations.get(license.metadata.name);
           if (e) this.metrics.recordLicense(license.metadata.name, license.spec.customer, license.spec.application, e.phase, e.effectiveExpiresAt);
+          const usage = plan.licenseStatuses.get(license.metadata.name)?.usage;
+          const measured = { replicas: usage?.replicas ?? 0, namespaces: usage?.namespaces ?? [], seatHolders: usage?.seatHolders ?? [] };
+          this.metrics.recordLimits(license.metadata.name, license.spec.customer, license.spec.application, limitUses(license, measured));
         }
       },
     });
