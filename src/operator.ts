@@ -3,7 +3,7 @@
  * leader's workers reconcile them. Standbys keep warm caches and take over when the lease
  * frees up.
  */
-import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
+import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, VERSION, VERSION_POLICY_NAME, ledgerName, type Application, type Customer, type Ledger, type License, type VersionPolicy } from './api/index.js';
 import type { OperatorConfig } from './config.js';
@@ -92,6 +92,7 @@ export class Operator {
     const ledgers = informer<Ledger>(crd('ledgers'));
     this.nodes = informer<KubernetesObject & ObjectLike>('/api/v1/nodes');
     const pullSecrets = informer<V1Secret>('/api/v1/secrets', OWNED_SELECTOR);
+    const statusConfigMaps = informer<V1ConfigMap & ObjectLike>('/api/v1/configmaps', OWNED_SELECTOR);
     const credentialSecrets = informer<V1Secret>(`/api/v1/namespaces/${config.LICENSEGATE_NAMESPACE}/secrets`);
     const workloads = WORKLOAD_RESOURCES.map((w) => {
       const i = informer<Workload>(w.group === '' ? `/api/v1/${w.resource}` : `/apis/${w.group}/v1/${w.resource}`);
@@ -109,7 +110,7 @@ export class Operator {
       i.on('change', (o) => this.enqueueCustomer(namespaces.get(o.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
       return cache;
     });
-    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, credentialSecrets, ledgers, workloads };
+    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, statusConfigMaps, credentialSecrets, ledgers, workloads };
     ledgers.on('change', (l) => this.enqueueCustomer(l.spec?.customer));
 
     // Watch events only enqueue keys; reconciles re-read the caches.
@@ -122,7 +123,7 @@ export class Operator {
       this.queue.add(APPLICATION_KEY + a.metadata?.name);
       this.enqueueAllCustomers();
     });
-    for (const owned of [versionPolicies, pullSecrets, namespaces] as unknown as Informer<KubernetesObject>[]) {
+    for (const owned of [versionPolicies, pullSecrets, statusConfigMaps, namespaces] as unknown as Informer<KubernetesObject>[]) {
       owned.on('change', (o) => this.enqueueCustomer(o.metadata?.labels?.[CUSTOMER_LABEL]));
     }
     credentialSecrets.on('change', (secret) => {

@@ -17,6 +17,7 @@
  * - **Workloads, cluster-wide.** Customer namespaces are not known in advance; the sweep
  *   scales down, suspends or deletes unlicensed workloads wherever a customer runs.
  */
+import { STATUS_CONFIGMAP_NAME } from '../render/statusconfigmap.js';
 import { GROUP } from '../api/index.js';
 import { WORKLOAD_RESOURCES } from '../enforcement/workload.js';
 import { WEBHOOK_CONFIGURATION_NAME } from '../enforcement/webhook-config.js';
@@ -60,6 +61,9 @@ export function clusterRules(): PolicyRule[] {
     // Pull Secrets in customer namespaces, the webhook certificate, and credentials Secrets
     // read by reference (see the header: writes are confined to labelled Secrets by admission).
     { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+    // The banner ConfigMap licensegate-status in customer namespaces: applied, pruned. (Tenants
+    // read it with the built-in view role, which covers ConfigMaps.)
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] },
     // Events about Licenses and Customers (in "default") and about swept workloads.
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     // The sweep watches every kind the admission policy covers...
@@ -108,7 +112,12 @@ export function webhookRules(): PolicyRule[] {
  * Writing one is refused to everyone but the operator by the protection policy.
  */
 export function viewerRules(): PolicyRule[] {
-  return [{ apiGroups: [GROUP], resources: ['versionpolicies'], verbs: ['get', 'list', 'watch'] }];
+  return [
+    { apiGroups: [GROUP], resources: ['versionpolicies'], verbs: ['get', 'list', 'watch'] },
+    // The banner ConfigMap (view covers ConfigMaps already; this keeps the grant explicit for
+    // roles built from this one alone, and for clusters whose view role is narrowed).
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: [STATUS_CONFIGMAP_NAME], verbs: ['get', 'watch'] },
+  ];
 }
 
 /** Labels that aggregate {@link viewerRules} into view, edit and admin. */

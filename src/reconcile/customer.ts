@@ -29,6 +29,7 @@ import { LedgerWriter } from './ledger.js';
 import { customerLedgers, recordTrials } from './trials.js';
 import { releaseUnbackedTokens } from './tokens.js';
 import { measureCustomerUsage } from './usage.js';
+import { syncStatusConfigMaps } from './statusconfigmaps.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
 export const CUSTOMER_FINALIZER = 'licensegate.dev/cleanup';
@@ -100,6 +101,7 @@ export class CustomerReconciler {
     await recordTrials(this.deps.ledgers, name, plan.trials, caches.ledgers);
     const tokenRelease = await releaseUnbackedTokens({ caches, ledgers: this.deps.ledgers, clock }, name, plan.namespaces, this.deps.nodeCount?.() ?? 1);
     await this.writeStatuses(name, customer, licenses, plan);
+    await syncStatusConfigMaps(caches, writer, name, plan.statusConfigMaps);
     for (const event of plan.events) {
       const subject = event.kind === 'License' ? licenses.find((l) => l.metadata.name === event.name) : customer;
       await writer.event(

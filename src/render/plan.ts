@@ -3,7 +3,7 @@
  * and the status of the Customer and its Licenses. Pure: the reconciler gathers the world,
  * calls this, and writes the difference.
  */
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type {
   Application,
   Customer,
@@ -24,6 +24,7 @@ import { mergeConditions, rfc3339, type DesiredCondition } from './conditions.js
 import { renderPullSecret, type CredentialsSecret } from './pullsecret.js';
 import { renderVersionPolicy, type Grant } from './versionpolicy.js';
 import { limitConditions, usageStatus, type MeasuredUsage } from './usage.js';
+import { bannerEntry, renderStatusConfigMap } from './statusconfigmap.js';
 
 /** What the planner sees of the cluster. */
 export interface CustomerWorld {
@@ -91,6 +92,8 @@ export interface CustomerPlan {
   evaluations: Map<string, LicenseEvaluation>;
   /** Trials started now (or not yet in the Ledger): recorded there before any status says so. */
   trials: TrialRecord[];
+  /** The banner ConfigMap of each of the customer's namespaces. */
+  statusConfigMaps: V1ConfigMap[];
 }
 
 /** Plans one customer. Never throws on bad input: problems become conditions. */
@@ -126,7 +129,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     .filter((t): t is number => t !== undefined)
     .sort((a, b) => a - b)[0];
 
-  const base = { licenseStatuses, events, evaluations, trials, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
+  const base = { licenseStatuses, events, evaluations, trials, statusConfigMaps: [] as V1ConfigMap[], nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
   if (!customer || customer.metadata.deletionTimestamp) {
     return { ...base, namespaces: [], admission: 'Deny', objects: [], sweepPolicies: [], customerStatus: undefined };
   }
@@ -202,7 +205,9 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
   };
   const limited = licenses.some((l) => l.spec.limits && (l.spec.limits.maxReplicas !== undefined || l.spec.limits.concurrentNamespaces !== undefined || l.spec.limits.seats !== undefined));
   const limitsWebhook = limited ? (spec.enforcement.limitsWebhook ?? 'FailClosed') : undefined;
-  return { ...base, namespaces, admission: spec.enforcement.admission, ...(limitsWebhook ? { limitsWebhook } : {}), objects, sweepPolicies, customerStatus };
+  const entries = licenses.map((l) => bannerEntry(l, licenseStatuses.get(l.metadata.name)!, now));
+  const statusConfigMaps = namespaces.map((namespace) => renderStatusConfigMap({ namespace, customer: customer.metadata.name, entries }));
+  return { ...base, statusConfigMaps, namespaces, admission: spec.enforcement.admission, ...(limitsWebhook ? { limitsWebhook } : {}), objects, sweepPolicies, customerStatus };
 }
 
 const refKey = (ref: SecretReference) => `${ref.namespace}/${ref.name}`;

@@ -7,9 +7,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppsV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type ConfigurationOptions, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type ConfigurationOptions, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { API_VERSION, GROUP, VERSION, ledgerName, type Ledger, type LicenseSpec, type VersionPolicy } from '../../src/api/index.js';
+import { API_VERSION, GROUP, VERSION, ledgerName, type Ledger, type License, type LicenseSpec, type VersionPolicy } from '../../src/api/index.js';
 import { WEBHOOK_PATH } from '../../src/enforcement/webhook-config.js';
 import { applyObjects } from '../../src/kube/apply.js';
 import { apiError } from '../../src/kube/errors.js';
@@ -17,6 +17,8 @@ import { LimitReason } from '../../src/licensing/limits.js';
 import { binaryCacheDir, freePort, readControlPlaneVersions } from '../../src/localcluster/index.js';
 import type { Operator } from '../../src/operator.js';
 import { LIMITS_LABEL } from '../../src/vocabulary/labels.js';
+import { STATUS_CONFIGMAP_NAME } from '../../src/render/statusconfigmap.js';
+import { viewerRules } from '../../src/manifests/rbac.js';
 import { deploymentWith, serverVerdict, untilAdmission } from './admission-harness.js';
 import { testApplication } from './admission-suite.js';
 import { kubeConfig, uniqueName } from './context.js';
@@ -241,6 +243,58 @@ describe('seats', () => {
     expect(await create(a!, 'u3', 1, as(u3))).toContain('all 2 seats');
     expect(await create(a!, 'u1-again', 1, as(u1))).toBe('');
     expect((await ledgerOf(customer))?.spec.seats?.map((s) => s.name).sort()).toEqual([u1, u2].sort());
+  });
+});
+
+describe('banners', () => {
+  const licenseOf = (name: string) => custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'licenses', name }) as Promise<License>;
+  const condition = (l: License, type: string) => l.status?.conditions?.find((c) => c.type === type)?.status;
+
+  it('conditions and Events flip at 80 % and 100 %; the status ConfigMap is readable by a namespace user and shows the banner', async () => {
+    const { license, namespaces: [a] } = await limitedCustomer(1, { limits: { maxReplicas: 5 } });
+    expect(await create(a!, 'four', 4)).toBe('');
+    await watchUntilPasses<License>(kc, `/apis/${GROUP}/${VERSION}/licenses`, (all) => {
+      const l = all.find((x) => x.metadata.name === license)!;
+      expect(l.status?.usage?.replicas).toBe(4);
+      expect([condition(l, 'ApproachingLimit'), condition(l, 'LimitReached')]).toEqual(['True', 'False']);
+    });
+    // A tenant bound (in its namespace) to the chart's viewer role, which aggregates into view,
+    // reads the banner. (The built-in view role gets aggregated rules from kube-controller-manager's
+    // clusterrole-aggregation controller, which this test control plane does not run.)
+    const viewer = uniqueName('viewer');
+    await applyObjects(kc, [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: viewer }, rules: viewerRules() }], { fieldManager: 'test' });
+    await rbac.createNamespacedRoleBinding({
+      namespace: a!,
+      body: { metadata: { name: viewer }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: viewer }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: viewer }] },
+    });
+    const core = kc.makeApiClient(CoreV1Api);
+    // (A fresh RoleBinding takes a moment to reach the authorizer: until then the read is refused.)
+    const banner = async () =>
+      (await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP_NAME, namespace: a! }, setHeaderOptions('Impersonate-User', viewer)).then(
+        (c) => c.data,
+        (e: unknown): Record<string, string> => ({ banner: `unreadable: ${apiError(e).message}` }),
+      )) ?? {};
+    expect(await until(async () => (await banner()).banner ?? '', (b) => b.includes('4/5'))).toMatch(new RegExp(`^${license} \\(${app}\\): Active; maxReplicas 4/5 — WARNING: near the limit: maxReplicas`));
+    expect(JSON.parse((await banner())['status.json']!).licenses[0]).toMatchObject({ license, usage: [{ limit: 'maxReplicas', used: 4, max: 5 }] });
+
+    expect(await create(a!, 'fifth', 1)).toBe('');
+    await watchUntilPasses<License>(kc, `/apis/${GROUP}/${VERSION}/licenses`, (all) => {
+      expect(condition(all.find((x) => x.metadata.name === license)!, 'LimitReached')).toBe('True');
+    });
+    const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${license}` });
+    expect(events.items.map((e) => e.reason)).toEqual(expect.arrayContaining(['ApproachingLimit', 'LimitReached']));
+    expect((await licenseOf(license)).status?.conditions?.find((c) => c.type === 'LimitReached')?.message).toContain('maxReplicas 5/5');
+  });
+
+  it('a Free license without limits is refused by the API server', async () => {
+    const refused = await applyObjects(kc, [
+      { apiVersion: API_VERSION, kind: 'License', metadata: { name: uniqueName('free') }, spec: { customer: 'nobody', application: app, versions: ['*'], type: 'Free' } },
+    ], { fieldManager: 'test' }).then(() => '', (e: unknown) => apiError(e).message);
+    expect(refused).toContain('a Free license must carry limits');
+    const accepted = await applyObjects(kc, [
+      { apiVersion: API_VERSION, kind: 'License', metadata: { name: uniqueName('free') }, spec: { customer: 'nobody', application: app, versions: ['*'], type: 'Free', limits: { maxReplicas: 2 } } },
+    ], { fieldManager: 'test' }).then(() => '', (e: unknown) => apiError(e).message);
+    expect(accepted).toBe('');
   });
 });
 
