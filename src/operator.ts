@@ -14,6 +14,7 @@ import { serveWebhook, type WebhookServer } from './webhook/server.js';
 import { reviewLimits, type LimitsContext } from './webhook/limits.js';
 import type { WorkloadObject } from './licensing/usage.js';
 import { limitUses } from './render/usage.js';
+import { STATUS_CONFIGMAP_NAME } from './render/statusconfigmap.js';
 import { readTlsBundle, reconcileWebhookCerts, WEBHOOK_TLS_SECRET } from './reconcile/webhook.js';
 import { applyObjects, FIELD_MANAGER } from './kube/apply.js';
 import { reuseConnections } from './kube/connections.js';
@@ -78,8 +79,8 @@ export class Operator {
     this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }) });
     this.ledgerWriter = new LedgerWriter(kc, () => this.metrics.writes.inc({ verb: 'update', kind: 'Ledger' }));
 
-    const informer = <T extends ObjectLike>(path: string, labelSelector?: string) => {
-      const i = new Informer<T>(kc, { path, labelSelector, log });
+    const informer = <T extends ObjectLike>(path: string, labelSelector?: string, fieldSelector?: string) => {
+      const i = new Informer<T>(kc, { path, labelSelector, fieldSelector, log });
       this.informers.push(i as unknown as Informer<ObjectLike>);
       return i;
     };
@@ -92,7 +93,8 @@ export class Operator {
     const ledgers = informer<Ledger>(crd('ledgers'));
     this.nodes = informer<KubernetesObject & ObjectLike>('/api/v1/nodes');
     const pullSecrets = informer<V1Secret>('/api/v1/secrets', OWNED_SELECTOR);
-    const statusConfigMaps = informer<V1ConfigMap & ObjectLike>('/api/v1/configmaps', OWNED_SELECTOR);
+    // By name: RBAC grants the operator ConfigMaps of this one name only (list/watch by field selector).
+    const statusConfigMaps = informer<V1ConfigMap & ObjectLike>('/api/v1/configmaps', OWNED_SELECTOR, `metadata.name=${STATUS_CONFIGMAP_NAME}`);
     const credentialSecrets = informer<V1Secret>(`/api/v1/namespaces/${config.LICENSEGATE_NAMESPACE}/secrets`);
     const workloads = WORKLOAD_RESOURCES.map((w) => {
       const i = informer<Workload>(w.group === '' ? `/api/v1/${w.resource}` : `/apis/${w.group}/v1/${w.resource}`);

@@ -63,7 +63,10 @@ export function clusterRules(): PolicyRule[] {
     { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
     // The banner ConfigMap licensegate-status in customer namespaces: applied, pruned. (Tenants
     // read it with the built-in view role, which covers ConfigMaps.)
-    { apiGroups: [''], resources: ['configmaps'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] },
+    // By name only: listed and watched with a metadata.name field selector, which RBAC checks
+    // against resourceNames. Creating cannot be narrowed by name.
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: [STATUS_CONFIGMAP_NAME], verbs: ['list', 'watch', 'patch', 'delete'] },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
     // Events about Licenses and Customers (in "default") and about swept workloads.
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     // The sweep watches every kind the admission policy covers...

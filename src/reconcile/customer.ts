@@ -29,6 +29,7 @@ import { LedgerWriter } from './ledger.js';
 import { customerLedgers, recordTrials } from './trials.js';
 import { releaseUnbackedTokens } from './tokens.js';
 import { measureCustomerUsage } from './usage.js';
+import { recordMonthlyUsage } from './billing.js';
 import { syncStatusConfigMaps } from './statusconfigmaps.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
@@ -74,6 +75,7 @@ export class CustomerReconciler {
     const customer = cachedCustomer && this.withWrittenStatus('Customer', cachedCustomer);
     const licenses = caches.licenses.list().filter((l) => l.spec?.customer === name).map((l) => this.withWrittenStatus('License', l));
     const applications = caches.applications.list();
+    const usage = measureCustomerUsage(caches, name, licenses.map((l) => l.spec?.application), this.deps.nodeCount?.() ?? 1);
     const plan = planCustomer({
       now,
       customerName: name,
@@ -83,7 +85,7 @@ export class CustomerReconciler {
       credentials: await this.gatherCredentials(licenses, applications.map((a) => a.spec.registry?.credentialsSecret)),
       namespaceOwners: this.namespaceOwners(),
       ledgers: customerLedgers(caches.ledgers, name),
-      usage: measureCustomerUsage(caches, name, licenses.map((l) => l.spec?.application), this.deps.nodeCount?.() ?? 1),
+      usage,
     });
     this.deps.onPlanned?.(name, plan, licenses);
 
@@ -99,6 +101,7 @@ export class CustomerReconciler {
     }
     // The Ledger first: a status saying a trial started is only a cache of the Ledger's record.
     await recordTrials(this.deps.ledgers, name, plan.trials, caches.ledgers);
+    await recordMonthlyUsage({ caches, ledgers: this.deps.ledgers, clock }, name, usage);
     const tokenRelease = await releaseUnbackedTokens({ caches, ledgers: this.deps.ledgers, clock }, name, plan.namespaces, this.deps.nodeCount?.() ?? 1);
     await this.writeStatuses(name, customer, licenses, plan);
     await syncStatusConfigMaps(caches, writer, name, plan.statusConfigMaps);

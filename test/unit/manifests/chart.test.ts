@@ -46,7 +46,7 @@ describe('helm lint', () => {
   });
 
   it('rejects values the operator cannot run with', () => {
-    expect(() => template('x', ['admission.engine=webhook'])).toThrow(/webhook\/enabled/);
+    expect(() => template('x', ['admission.engine=webhook', 'webhook.enabled=false'])).toThrow(/webhook\/enabled/);
     expect(() => template('x', ['replicaCount=2', 'leaderElection.enabled=false'])).toThrow(/leaderElection\/enabled/);
     expect(() => template('x', ['serviceAccount.name=Not_A_Name'])).toThrow(/serviceAccount\/name/);
   });
@@ -101,7 +101,7 @@ describe('the chart with its defaults and manifests/', () => {
       expect(Object.fromEntries(c.env.map((e: { name: string; value?: string }) => [e.name, e.value]))).toMatchObject({
         LICENSEGATE_LEADER_ELECTION: 'true',
         LICENSEGATE_INSTALL_ADMISSION_POLICY: 'false',
-        LICENSEGATE_WEBHOOK: 'false',
+        LICENSEGATE_WEBHOOK: 'true',
       });
       expect(d.spec.template.spec.serviceAccountName).toBe('licensegate');
       expect(d.spec.template.spec.automountServiceAccountToken).toBe(true);
