@@ -41,7 +41,7 @@ const ADMISSION = ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBindin
 describe('helm lint', () => {
   it('passes with the defaults and with every optional part on', () => {
     expect(helm(['lint', chartDir, '--strict', '--namespace', DEFAULT_NAMESPACE])).toContain('0 chart(s) failed');
-    const everything = ['webhook.enabled=true', 'admission.engine=webhook', 'metrics.serviceMonitor.enabled=true', 'image.digest=sha256:' + 'a'.repeat(64)];
+    const everything = ['webhook.enabled=true', 'admission.engine=webhook', 'metrics.serviceMonitor.enabled=true', 'metrics.prometheusRule.enabled=true', 'image.digest=sha256:' + 'a'.repeat(64)];
     expect(helm(['lint', chartDir, '--strict', ...everything.flatMap((s) => ['--set', s])])).toContain('0 chart(s) failed');
   });
 
@@ -181,6 +181,16 @@ describe('the chart', () => {
     expect(monitor.spec.endpoints[0]).toMatchObject({ port: 'http-metrics', path: '/metrics' });
     const deployment = chart.find((o) => o.kind === 'Deployment')!;
     expect(deployment.spec.template.spec.containers[0].image).toBe(`ghcr.io/licensegate/licensegate@${digest}`);
+  });
+
+  it('renders the optional PrometheusRule: near-limit, limit-reached and expiring-soon alerts on the operator\'s gauges', () => {
+    expect(template('lg', []).some((o) => o.kind === 'PrometheusRule')).toBe(false);
+    const rule = template('lg', ['metrics.prometheusRule.enabled=true']).find((o) => o.kind === 'PrometheusRule')!;
+    const rules = rule.spec.groups[0].rules as { alert: string; expr: string; annotations: { summary: string } }[];
+    expect(rules.map((r) => r.alert)).toEqual(['LicenseNearLimit', 'LicenseLimitReached', 'LicenseExpiringSoon']);
+    expect(rules[0]!.expr).toContain('0.8 * max by (license, customer, application, limit) (licensegate_license_limit)');
+    expect(rules[2]!.expr).toContain('7 * 86400');
+    expect(rules[1]!.annotations.summary).toContain('{{ $labels.license }}');
   });
 
   it('has the appVersion of package.json', () => {
