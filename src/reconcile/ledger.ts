@@ -30,6 +30,8 @@ export interface LedgerWriteOutcome<R> {
 
 export class LedgerWriter {
   private readonly custom: CustomObjectsApi;
+  /** What this writer last stored per Ledger: fresher than an informer cache right after a write. */
+  private readonly stored = new Map<string, Ledger>();
 
   constructor(kc: KubeConfig, private readonly onWrite?: () => void) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
@@ -51,7 +53,7 @@ export class LedgerWriter {
    * cache): trying it first saves a read when it is current.
    */
   async change<R>(customer: string, application: string, change: LedgerChange<R>, known?: Ledger): Promise<LedgerWriteOutcome<R>> {
-    let current: Ledger | undefined | null = known ?? null;
+    let current: Ledger | undefined | null = this.freshest(known) ?? null;
     for (let attempt = 1; ; attempt++) {
       if (current === null) current = await this.read(customer, application);
       const base: LedgerSpec = current?.spec ?? { customer, application };
@@ -61,6 +63,7 @@ export class LedgerWriter {
         const stored = current
           ? await this.replace(current, decided.spec)
           : await this.create(customer, application, decided.spec);
+        this.stored.set(stored.metadata.name, stored);
         return { result: decided.result, wrote: true, ledger: stored };
       } catch (error) {
         // Someone wrote first (409 Conflict), or created it first (409 AlreadyExists): decide again on theirs.
@@ -71,6 +74,19 @@ export class LedgerWriter {
         current = null;
       }
     }
+  }
+
+  /**
+   * The newer of a cached copy and what this writer stored last (by resourceVersion, which
+   * etcd happens to make increasing; a wrong guess costs only a conflict and a re-read): claims
+   * made one after another then do not each start from a copy the cache has not caught up with.
+   */
+  private freshest(known: Ledger | undefined): Ledger | undefined {
+    if (!known) return undefined;
+    const mine = this.stored.get(known.metadata.name);
+    if (!mine) return known;
+    const rv = (l: Ledger) => BigInt(/^[0-9]+$/.test(l.metadata.resourceVersion ?? '') ? l.metadata.resourceVersion! : '0');
+    return rv(mine) > rv(known) ? mine : known;
   }
 
   private async replace(current: Ledger, spec: LedgerSpec): Promise<Ledger> {

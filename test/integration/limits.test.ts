@@ -158,6 +158,31 @@ describe('maxReplicas', () => {
   });
 });
 
+describe('cheating', () => {
+  it('a Pod with a forged controller reference still counts, and a tenant cannot drop the limits label of its namespace', async () => {
+    const { namespaces: [a] } = await limitedCustomer(1, { limits: { maxReplicas: 1 } });
+    expect(await create(a!, 'one', 1)).toBe('');
+    const forged = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'forged', namespace: a!, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'one-abc', uid: '00000000-0000-0000-0000-000000000000', controller: true }] },
+      spec: { containers: [{ name: 'c', image: IMAGE }] },
+    };
+    expect(await until(() => serverVerdict(kc, forged as never).then((v) => v.message), (m) => m !== '')).toContain('at most 1 replicas');
+    // The tenant may edit its namespace object, but not the label that routes it to the limits webhook.
+    const tenant = uniqueName('tenant');
+    const role = uniqueName('ns-editor');
+    await rbac.createClusterRole({ body: { metadata: { name: role }, rules: [{ apiGroups: [''], resources: ['namespaces'], resourceNames: [a!], verbs: ['get', 'patch', 'update'] }] } });
+    await rbac.createClusterRoleBinding({ body: { metadata: { name: role }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: tenant }] } });
+    const core = kc.makeApiClient(CoreV1Api);
+    const unlabel = await until(
+      () => core.patchNamespace({ name: a!, body: { metadata: { labels: { [LIMITS_LABEL]: null } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch, setHeaderOptions('Impersonate-User', tenant))).then(() => '', (e: unknown) => apiError(e).message),
+      (m) => !m.includes('forbidden: User'),
+    );
+    expect(unlabel).toContain(`the label ${LIMITS_LABEL} is set only by the licensegate operator`);
+  });
+});
+
 describe('namespace tokens', () => {
   it('Team, 2 tokens: a and b admitted (several in a), c refused naming the holders; scaling b to 0 frees its token for c', async () => {
     const { customer, namespaces: [a, b, c] } = await limitedCustomer(3, { limits: { concurrentNamespaces: 2 } });
