@@ -158,6 +158,24 @@ describe('maxReplicas', () => {
   });
 });
 
+describe('a limit shrinking below usage', () => {
+  it('kills nothing: LimitReached (over the limit), scale-ups refused, scale-downs admitted', async () => {
+    const { license, namespaces: [a] } = await limitedCustomer(1, { limits: { maxReplicas: 5 } });
+    expect(await create(a!, 'four', 4)).toBe('');
+    await custom.patchClusterCustomObject(
+      { group: GROUP, version: VERSION, plural: 'licenses', name: license, body: { spec: { limits: { maxReplicas: 2 } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await watchUntilPasses<License>(kc, `/apis/${GROUP}/${VERSION}/licenses`, (all) => {
+      const reached = all.find((x) => x.metadata.name === license)?.status?.conditions?.find((c) => c.type === 'LimitReached');
+      expect(reached).toMatchObject({ status: 'True', reason: 'OverLimit', message: expect.stringContaining('maxReplicas 4/2') });
+    });
+    expect(await until(() => scale(a!, 'four', 5), (m) => m !== '')).toContain('at most 2 replicas');
+    expect(await scale(a!, 'four', 3)).toBe('');
+    expect((await apps.readNamespacedDeployment({ namespace: a!, name: 'four' })).spec?.replicas).toBe(3);
+  });
+});
+
 describe('cheating', () => {
   it('a Pod with a forged controller reference still counts, and a tenant cannot drop the limits label of its namespace', async () => {
     const { namespaces: [a] } = await limitedCustomer(1, { limits: { maxReplicas: 1 } });
