@@ -3,7 +3,7 @@
  * leader's workers reconcile them. Standbys keep warm caches and take over when the lease
  * frees up.
  */
-import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
+import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, VERSION, VERSION_POLICY_NAME, ledgerName, type Application, type Customer, type Ledger, type License, type VersionPolicy } from './api/index.js';
 import type { OperatorConfig } from './config.js';
@@ -31,6 +31,7 @@ import { CustomerReconciler } from './reconcile/customer.js';
 import { LedgerWriter } from './reconcile/ledger.js';
 import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
+import { DEFAULT_SERVICE_ACCOUNT } from './render/serviceaccount.js';
 
 const CUSTOMER_KEY = 'customer:';
 const WEBHOOK_KEY = 'webhook:tls';
@@ -96,6 +97,8 @@ export class Operator {
     // By name: RBAC grants the operator ConfigMaps of this one name only (list/watch by field selector).
     const statusConfigMaps = informer<V1ConfigMap & ObjectLike>('/api/v1/configmaps', OWNED_SELECTOR, `metadata.name=${STATUS_CONFIGMAP_NAME}`);
     const credentialSecrets = informer<V1Secret>(`/api/v1/namespaces/${config.LICENSEGATE_NAMESPACE}/secrets`);
+    const serviceAccounts = new Informer<V1ServiceAccount>(kc, { path: '/api/v1/serviceaccounts', fieldSelector: `metadata.name=${DEFAULT_SERVICE_ACCOUNT}`, log });
+    this.informers.push(serviceAccounts as unknown as Informer<ObjectLike>);
     const workloads = WORKLOAD_RESOURCES.map((w) => {
       const i = informer<Workload>(w.group === '' ? `/api/v1/${w.resource}` : `/apis/${w.group}/v1/${w.resource}`);
       // Lists don't carry kind/apiVersion per item; the sweep needs them to patch.
@@ -112,7 +115,9 @@ export class Operator {
       i.on('change', (o) => this.enqueueCustomer(namespaces.get(o.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
       return cache;
     });
-    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, statusConfigMaps, credentialSecrets, ledgers, workloads };
+    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, statusConfigMaps, credentialSecrets, serviceAccounts, ledgers, workloads };
+    // A customer namespace's default ServiceAccount appears after the namespace (the ServiceAccount controller makes it).
+    serviceAccounts.on('change', (sa) => this.enqueueCustomer(namespaces.get(sa.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
     ledgers.on('change', (l) => this.enqueueCustomer(l.spec?.customer));
 
     // Watch events only enqueue keys; reconciles re-read the caches.

@@ -47,6 +47,13 @@ export const customerSpec = z.object({
     })
     .default({ admission: 'Deny', onViolation: 'ScaleToZero' })
     .describe('How licenses are enforced in this customer\'s namespaces.'),
+  // Optional rather than defaulted, so that Customers written in code need not name it; absent means true.
+  addPullSecretsToDefaultServiceAccount: z
+    .boolean()
+    .optional()
+    .describe(
+      'Default true: add the pull Secrets the operator writes to the imagePullSecrets of the default ServiceAccount in each of this customer\'s namespaces (and remove them when they go), so pods that name no pull Secret still pull granted versions. Entries others added are left alone. false: workloads name the Secrets themselves, and entries the operator added are removed.',
+    ),
 });
 export type CustomerSpec = z.infer<typeof customerSpec>;
 

@@ -61,12 +61,12 @@ export function clusterRules(): PolicyRule[] {
     // Pull Secrets in customer namespaces, the webhook certificate, and credentials Secrets
     // read by reference (see the header: writes are confined to labelled Secrets by admission).
     { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
-    // The banner ConfigMap licensegate-status in customer namespaces: applied, pruned. (Tenants
-    // read it with the built-in view role, which covers ConfigMaps.)
-    // By name only: listed and watched with a metadata.name field selector, which RBAC checks
+    // The banner ConfigMap licensegate-status in customer namespaces: applied, pruned; by name only: listed and watched with a metadata.name field selector, which RBAC checks
     // against resourceNames. Creating cannot be narrowed by name.
     { apiGroups: [''], resources: ['configmaps'], resourceNames: [STATUS_CONFIGMAP_NAME], verbs: ['list', 'watch', 'patch', 'delete'] },
     { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+    // The default ServiceAccount of customer namespaces: the operator lists its pull Secrets there.
+    { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch', 'patch'] },
     // Events about Licenses and Customers (in "default") and about swept workloads.
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     // The sweep watches every kind the admission policy covers...

@@ -24,6 +24,7 @@ import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/pla
 import type { CredentialsSecret } from '../render/pullsecret.js';
 import type { Caches } from './caches.js';
 import { sweepCustomer, type SweepDeps } from './enforce.js';
+import { syncDefaultServiceAccounts } from './serviceaccounts.js';
 import { containsEntries, sameJson } from './equality.js';
 import { LedgerWriter } from './ledger.js';
 import { customerLedgers, recordTrials } from './trials.js';
@@ -95,6 +96,8 @@ export class CustomerReconciler {
     }
     await this.syncNamespaces(name, plan.namespaces, plan.admission, plan.limitsWebhook);
     await this.syncOwnedObjects(name, plan.objects);
+    const addToServiceAccounts = customerSpec.safeParse(customer?.spec).data?.addPullSecretsToDefaultServiceAccount ?? true;
+    await syncDefaultServiceAccounts({ caches, writer, log: this.deps.log }, name, plan, addToServiceAccounts);
     if (customer && !deleting && plan.sweepPolicies.length > 0) {
       const onViolation = customerSpec.safeParse(customer.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
       await sweepCustomer({ ...this.deps.sweep, writer, log: this.deps.log.child({ customer: name }), clock }, plan.sweepPolicies, onViolation);
