@@ -66,10 +66,16 @@ export async function reviewLimits(request: LimitsReviewRequest, ctx: LimitsCont
   const { before, after } = found;
   if (!after) return allow(uid, []);
   const requester: Requester = { username: request.userInfo?.username ?? '', groups: request.userInfo?.groups ?? [] };
-  // Pods and ReplicaSets a built-in controller makes for a workload are counted through that workload.
-  if (controllerOf(after) && isBuiltInController(requester)) return allow(uid, []);
-
   const workloads = ctx.namespacesOf(customerName).flatMap((ns) => ctx.workloadsIn(ns));
+  // A ReplicaSet or Pod that a controller makes for a workload is counted through that workload:
+  // when a built-in controller makes it, or when its controller is a workload we know (by UID,
+  // so a forged owner reference hides nothing; whoever the requester is, since controllers
+  // may run under any name).
+  const owner = controllerOf(after);
+  if (owner && (isBuiltInController(requester) || workloads.some((w) => w.metadata?.namespace === namespace && owner.uid !== undefined && w.metadata?.uid === owner.uid))) {
+    return allow(uid, []);
+  }
+
   const licenses = ctx.licenses().filter((l) => l.spec?.customer === customerName && l.status?.phase === 'Active');
   const warnings: string[] = [];
   const refusals: string[] = [];
@@ -99,7 +105,7 @@ export async function reviewLimits(request: LimitsReviewRequest, ctx: LimitsCont
         return next ? { spec: next, result: fresh } : { result: fresh };
       }, ctx.ledger(customerName, app.metadata.name));
       verdict = outcome.result;
-      if (outcome.wrote && verdict.allowed) ctx.log.info({ customer: customerName, application: app.metadata.name, claims: verdict.claims }, 'limit claim recorded');
+      if (outcome.wrote && verdict.allowed) ctx.log.info({ customer: customerName, application: app.metadata.name, claims: verdict.claims, operation: request.operation, kind: request.kind?.kind, name: request.name, namespace, dryRun: request.dryRun }, 'limit claim recorded');
     }
     if (verdict.allowed) warnings.push(...verdict.warnings);
     else refusals.push(verdict.message);
