@@ -30,6 +30,12 @@ export const customerSpec = z.object({
   ).describe(
     'Namespaces the customer deploys into (default: [metadata.name]). Created when missing and labelled licensegate.dev/customer=<name>.',
   ),
+  onPremises: z
+    .boolean()
+    .optional()
+    .describe(
+      'The customer runs the application in a cluster of its own, with vendor-signed licenses (licensegate sign, or online activation). This cluster then only keeps its Licenses (their phases, activation keys): no namespace is created or labelled for it, no VersionPolicy or pull secret is written.',
+    ),
   enforcement: z
     .object({
       admission: z
@@ -87,6 +93,13 @@ export const customerDefinition: ResourceDefinition = {
   description: 'A customer of the vendor: the namespaces it deploys into and how its licenses are enforced there.',
   spec: customerSpec,
   status: customerStatus,
+  objectRules: [
+    {
+      rule: '!has(self.spec.onPremises) || !self.spec.onPremises || !has(self.spec.namespaces)',
+      message: 'an on-premises customer has no namespaces in this cluster: remove spec.namespaces, or spec.onPremises',
+      fieldPath: '.spec.namespaces',
+    },
+  ],
   printerColumns: [
     { name: 'Display Name', type: 'string', jsonPath: '.spec.displayName' },
     { name: 'Namespaces', type: 'string', jsonPath: '.status.namespaces' },

@@ -21,6 +21,7 @@ import { isNotFound } from '../kube/errors.js';
 import type { KubeWriter } from '../kube/writer.js';
 import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL, LIMITS_LABEL } from '../vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
+import { gateCredentialsByLicense } from '../render/gatecredentials.js';
 import type { CredentialsSecret } from '../render/pullsecret.js';
 import type { Caches } from './caches.js';
 import { sweepCustomer, type SweepDeps } from './enforce.js';
@@ -32,6 +33,9 @@ import { releaseUnbackedTokens } from './tokens.js';
 import { measureCustomerUsage } from './usage.js';
 import { recordMonthlyUsage } from './billing.js';
 import { syncStatusConfigMaps } from './statusconfigmaps.js';
+import type { SigningSettings } from '../licensing/signed-licenses.js';
+import { memoizedVerifier } from './signature-cache.js';
+import { SignedSequenceRecorder } from './signed-sequence.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
 export const CUSTOMER_FINALIZER = 'licensegate.dev/cleanup';
@@ -57,15 +61,26 @@ export interface CustomerReconcilerDeps {
   nodeCount?: () => number;
   /** Workload caches and switches of the enforcement sweep. */
   sweep: Omit<SweepDeps, 'writer' | 'log' | 'clock'>;
+  /** Vendor keys and whether signatures are required; the cluster id comes from the kube-system namespace. */
+  signing?: Omit<SigningSettings, 'clusterId' | 'verify'>;
 }
+
+/** The namespace whose UID names a cluster: what signed licenses are bound to. */
+export const CLUSTER_ID_NAMESPACE = 'kube-system';
 
 export class CustomerReconciler {
   private readonly core: CoreV1Api;
   /** Statuses written, by "Kind/name", with the cached resourceVersion they replaced. */
   private readonly written = new Map<string, { before: string | undefined; status: unknown }>();
 
+  private readonly sequences: SignedSequenceRecorder;
+  private readonly signing: Omit<SigningSettings, 'clusterId'>;
+
   constructor(private readonly deps: CustomerReconcilerDeps) {
     this.core = deps.kc.makeApiClient(CoreV1Api);
+    this.sequences = new SignedSequenceRecorder(deps.kc, deps);
+    const keys = deps.signing?.keys ?? new Map();
+    this.signing = { keys, required: deps.signing?.required ?? false, verify: memoizedVerifier(keys) };
   }
 
   /** Brings the customer's namespaces and statuses in line; returns when to look again. */
@@ -87,8 +102,15 @@ export class CustomerReconciler {
       namespaceOwners: this.namespaceOwners(),
       ledgers: customerLedgers(caches.ledgers, name),
       usage,
+      gateCredentials: gateCredentialsByLicense(caches.credentialSecrets.list()),
+      signing: { ...this.signing, clusterId: caches.namespaces.get(CLUSTER_ID_NAMESPACE)?.metadata?.uid },
+      acceptedSequences: this.sequences.accepted(name, licenses.map((l) => l.spec.application)),
     });
     this.deps.onPlanned?.(name, plan, licenses);
+    // The accepted sequence is recorded before anything it grants is written.
+    await this.sequences.record(name, plan.signedSequences);
+    // Likewise a trial's start: the Ledger holds the record, statuses and grants follow it.
+    await recordTrials(this.deps.ledgers, name, plan.trials, caches.ledgers);
 
     const deleting = customer?.metadata.deletionTimestamp !== undefined && customer?.metadata.deletionTimestamp !== null;
     if (customer && !deleting && !customer.metadata.finalizers?.includes(CUSTOMER_FINALIZER)) {
@@ -102,8 +124,6 @@ export class CustomerReconciler {
       const onViolation = customerSpec.safeParse(customer.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
       await sweepCustomer({ ...this.deps.sweep, writer, log: this.deps.log.child({ customer: name }), clock }, plan.sweepPolicies, onViolation);
     }
-    // The Ledger first: a status saying a trial started is only a cache of the Ledger's record.
-    await recordTrials(this.deps.ledgers, name, plan.trials, caches.ledgers);
     await recordMonthlyUsage({ caches, ledgers: this.deps.ledgers, clock }, name, usage);
     const tokenRelease = await releaseUnbackedTokens({ caches, ledgers: this.deps.ledgers, clock }, name, plan.namespaces, this.deps.nodeCount?.() ?? 1);
     await this.writeStatuses(name, customer, licenses, plan);

@@ -20,7 +20,9 @@ import type {
 import { customerSpec } from '../api/index.js';
 import { evaluateLicense, type LicenseEvaluation } from '../licensing/evaluate.js';
 import { Reason } from '../licensing/reasons.js';
+import { judgeSignatures, type SigningSettings } from '../licensing/signed-licenses.js';
 import { mergeConditions, rfc3339, type DesiredCondition } from './conditions.js';
+import { renderGatePullSecret } from './gatecredentials.js';
 import { renderPullSecret, type CredentialsSecret } from './pullsecret.js';
 import { renderVersionPolicy, type Grant } from './versionpolicy.js';
 import { limitConditions, usageStatus, type MeasuredUsage } from './usage.js';
@@ -43,6 +45,12 @@ export interface CustomerWorld {
   usage?: ReadonlyMap<string, MeasuredUsage>;
   /** This customer's Ledgers, by application: the durable trial record lives there. */
   ledgers?: ReadonlyMap<string, LedgerSpec>;
+  /** Gate credentials by license name, for applications served through the registry gate. */
+  gateCredentials?: ReadonlyMap<string, CredentialsSecret>;
+  /** Vendor keys, whether signatures are required, this cluster's id. Absent: no key is trusted. */
+  signing?: SigningSettings;
+  /** Highest signed-license sequence accepted so far, by application (the customer's Ledgers). */
+  acceptedSequences?: ReadonlyMap<string, number>;
 }
 
 /** A trial to record in the customer × application Ledger (the first activation of a Trial License). */
@@ -94,6 +102,8 @@ export interface CustomerPlan {
   trials: TrialRecord[];
   /** The banner ConfigMap of each of the customer's namespaces. */
   statusConfigMaps: V1ConfigMap[];
+  /** Signed sequences to record in the Ledger, by application: only ones higher than accepted so far. */
+  signedSequences: Map<string, number>;
 }
 
 /** Plans one customer. Never throws on bad input: problems become conditions. */
@@ -102,6 +112,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
   const appsByName = new Map(world.applications.map((a) => [a.metadata.name, a]));
   const licenses = [...world.licenses].sort(byCreation);
   const trialOwners = trialOwnership(customer, licenses, world.ledgers);
+  const signatures = judgeSignatures(licenses, world.signing, world.acceptedSequences ?? new Map());
 
   const evaluations = evaluateAll(licenses, (license, requiredPhases) =>
     evaluateLicense(license, {
@@ -111,6 +122,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
       trialStartedAt: trialStart(license, trialOwners),
       earlierTrial: earlierTrial(license, trialOwners),
       requiredPhases,
+      signature: signatures.verdicts.get(license.metadata.name),
     }),
   );
   const trials = newTrials(licenses, evaluations, world.ledgers);
@@ -129,7 +141,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     .filter((t): t is number => t !== undefined)
     .sort((a, b) => a - b)[0];
 
-  const base = { licenseStatuses, events, evaluations, trials, statusConfigMaps: [] as V1ConfigMap[], nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
+  const base = { licenseStatuses, events, evaluations, trials, statusConfigMaps: [] as V1ConfigMap[], signedSequences: signatures.toRecord, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
   if (!customer || customer.metadata.deletionTimestamp) {
     return { ...base, namespaces: [], admission: 'Deny', objects: [], sweepPolicies: [], customerStatus: undefined };
   }
@@ -149,7 +161,8 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     };
   }
   const spec = parsedSpec.data;
-  const wanted = spec.namespaces ?? [customer.metadata.name];
+  // An on-premises customer's licenses are enforced in its own cluster: nothing is written here.
+  const wanted = spec.onPremises ? [] : (spec.namespaces ?? [customer.metadata.name]);
   const conflicts = wanted.filter((ns) => {
     const owner = world.namespaceOwners.get(ns);
     return owner !== undefined && owner !== customer.metadata.name;
@@ -176,6 +189,13 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     );
     for (const [application, license] of pullSecretLicenses(licenses, evaluations)) {
       const app = appsByName.get(application)!;
+      // Behind a registry gate, the pull secret carries the license's gate credentials instead.
+      const gated = renderGatePullSecret({ namespace, customer: customer.metadata.name, application: app, license: license.metadata.name, gateCredentials: world.gateCredentials });
+      if (gated) {
+        if (gated.ok) objects.push(gated.secret);
+        else credentialProblems.push(gated.message);
+        continue;
+      }
       const ref = license.spec.registryCredentialsSecret ?? app.spec.registry?.credentialsSecret;
       if (!ref) continue;
       const source = `Secret ${refKey(ref)}`;
@@ -195,7 +215,9 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
       ? { type: 'Ready', status: 'False', reason: 'NamespaceConflict', message: `namespaces already belong to another customer: ${conflicts.join(', ')}` }
       : credentialProblems.length > 0
         ? { type: 'Ready', status: 'False', reason: 'CredentialsUnavailable', message: [...new Set(credentialProblems)].join('; ') }
-        : { type: 'Ready', status: 'True', reason: 'Reconciled', message: `${namespaces.length} namespace(s) in line with ${licenses.length} license(s)` };
+        : spec.onPremises
+          ? { type: 'Ready', status: 'True', reason: 'OnPremises', message: `on premises: ${licenses.length} license(s) kept here, enforced in the customer's own cluster` }
+          : { type: 'Ready', status: 'True', reason: 'Reconciled', message: `${namespaces.length} namespace(s) in line with ${licenses.length} license(s)` };
   const customerStatus: CustomerStatus = {
     ...(customer.metadata.generation === undefined ? {} : { observedGeneration: customer.metadata.generation }),
     namespaces,
