@@ -45,6 +45,8 @@ export function recordUsageSample(spec: LedgerSpec, sample: UsageSample): Ledger
   const last = spec.lastSample;
   const lastAt = last ? Date.parse(last.at) : undefined;
   if (lastAt !== undefined && at < lastAt) return undefined; // a clock that went back: keep the record
+  // Nothing used and nothing running before: no record to start (a Ledger may exist for its trial alone).
+  if (!last && sample.replicas === 0 && sample.namespaces === 0 && sample.seatHolders.length === 0) return undefined;
   const months = new Map((spec.usage ?? []).map((m) => [m.month, { ...m, seatHolders: [...m.seatHolders] }]));
   const month = (key: string): LedgerMonth => {
     let m = months.get(key);

@@ -31,6 +31,7 @@ import { LedgerWriter } from './ledger.js';
 import { customerLedgers, recordTrials } from './trials.js';
 import { releaseUnbackedTokens } from './tokens.js';
 import { measureCustomerUsage } from './usage.js';
+import type { MeasuredUsage } from '../render/usage.js';
 import { recordMonthlyUsage } from './billing.js';
 import { syncStatusConfigMaps } from './statusconfigmaps.js';
 import type { SigningSettings } from '../licensing/signed-licenses.js';
@@ -91,7 +92,10 @@ export class CustomerReconciler {
     const customer = cachedCustomer && this.withWrittenStatus('Customer', cachedCustomer);
     const licenses = caches.licenses.list().filter((l) => l.spec?.customer === name).map((l) => this.withWrittenStatus('License', l));
     const applications = caches.applications.list();
-    const usage = measureCustomerUsage(caches, name, licenses.map((l) => l.spec?.application), this.deps.nodeCount?.() ?? 1);
+    // Without the Customer there are no namespaces to measure: its licenses keep the usage they showed.
+    const usage = cachedCustomer
+      ? measureCustomerUsage(caches, name, licenses.map((l) => l.spec?.application), this.deps.nodeCount?.() ?? 1)
+      : new Map<string, MeasuredUsage>();
     const plan = planCustomer({
       now,
       customerName: name,

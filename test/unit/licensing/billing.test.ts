@@ -29,7 +29,7 @@ describe('recordUsageSample', () => {
   it('never loses replica-hours, however the samples fall (property)', () => {
     fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 72 * 60 }), fc.integer({ min: 0, max: 20 })), { minLength: 1, maxLength: 30 }), (steps) => {
       let t = Date.parse('2027-01-30T00:00:00Z');
-      let spec: LedgerSpec = recordUsageSample(empty, { at: new Date(t), replicas: 0, namespaces: 0, seatHolders: [] })!;
+      let spec: LedgerSpec = { ...empty, lastSample: { at: new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z'), replicas: 0 } };
       let expected = 0;
       let replicas = 0;
       for (const [minutes, next] of steps) {
@@ -48,5 +48,11 @@ describe('recordUsageSample', () => {
   it('splits any interval exactly across months', () => {
     const split = replicaHoursByMonth(Date.parse('2027-01-31T23:00:00Z'), Date.parse('2027-03-01T01:00:00Z'), 1);
     expect([...split]).toEqual([['2027-01', 1], ['2027-02', 28 * 24], ['2027-03', 1]]);
+  });
+});
+
+describe('recordUsageSample: nothing to record', () => {
+  it('starts no record for an application never used (a Ledger may exist for its trial alone)', () => {
+    expect(recordUsageSample(empty, sample('2027-01-10T00:00:00Z', 0))).toBeUndefined();
   });
 });
