@@ -23,8 +23,8 @@ export const configSchema = z.object({
   LICENSEGATE_INSTALL_ADMISSION_POLICY: boolean.default(false),
   /** Which admission path checks workload versions: the ValidatingAdmissionPolicy, or (clusters without it) the webhook. */
   LICENSEGATE_ADMISSION_ENGINE: z.enum(['policy', 'webhook']).default('policy'),
-  /** Serve the admission webhook (scale-ups through /scale always; everything with engine=webhook). */
-  LICENSEGATE_WEBHOOK: boolean.default(false),
+  /** Serve the admission webhook (license limits and scale-ups through /scale always; everything with engine=webhook). On by default: limits need it. */
+  LICENSEGATE_WEBHOOK: boolean.default(true),
   LICENSEGATE_WEBHOOK_PORT: z.coerce.number().int().min(0).max(65535).default(9443),
   LICENSEGATE_WEBHOOK_BIND_ADDRESS: z.string().default('0.0.0.0'),
   /** The Service in front of the webhook, in LICENSEGATE_NAMESPACE. */

@@ -47,6 +47,20 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly licenseUsage = new Gauge({
+    name: 'licensegate_license_usage',
+    help: 'What is used of each limit a license sets (limit: maxReplicas, concurrentNamespaces, seats).',
+    labelNames: ['license', 'customer', 'application', 'limit'] as const,
+    registers: [this.registry],
+  });
+
+  readonly licenseLimit = new Gauge({
+    name: 'licensegate_license_limit',
+    help: 'Each limit a license sets (limit: maxReplicas, concurrentNamespaces, seats).',
+    labelNames: ['license', 'customer', 'application', 'limit'] as const,
+    registers: [this.registry],
+  });
+
   readonly webhookSeconds = new Histogram({
     name: 'licensegate_webhook_review_duration_seconds',
     help: 'Time the webhook takes to answer an AdmissionReview, by verdict.',
@@ -85,10 +99,29 @@ export class OperatorMetrics {
     else this.licenseExpiry.remove({ license, customer, application });
   }
 
+  /** The limits last recorded per license, so a limit the vendor removes loses its series. */
+  private readonly limits = new Map<string, string[]>();
+
+  /** Records usage and limit of each limit the license sets now. */
+  recordLimits(license: string, customer: string, application: string, uses: { limit: string; used: number; max: number }[]): void {
+    for (const limit of this.limits.get(license) ?? []) {
+      if (uses.some((u) => u.limit === limit)) continue;
+      this.licenseUsage.remove({ license, customer, application, limit });
+      this.licenseLimit.remove({ license, customer, application, limit });
+    }
+    for (const u of uses) {
+      this.licenseUsage.set({ license, customer, application, limit: u.limit }, u.used);
+      this.licenseLimit.set({ license, customer, application, limit: u.limit }, u.max);
+    }
+    this.limits.set(license, uses.map((u) => u.limit));
+  }
+
   /** Forgets a deleted license. */
   forgetLicense(license: string, customer: string, application: string): void {
     for (const p of LICENSE_PHASES) this.licensePhase.remove({ license, customer, application, phase: p });
     this.phases.delete(license);
     this.licenseExpiry.remove({ license, customer, application });
+    this.recordLimits(license, customer, application, []);
+    this.limits.delete(license);
   }
 }

@@ -3,14 +3,18 @@
  * leader's workers reconcile them. Standbys keep warm caches and take over when the lease
  * frees up.
  */
-import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { GROUP, VERSION, VERSION_POLICY_NAME, type Application, type Customer, type Ledger, type License, type VersionPolicy } from './api/index.js';
+import { GROUP, VERSION, VERSION_POLICY_NAME, ledgerName, type Application, type Customer, type Ledger, type License, type VersionPolicy } from './api/index.js';
 import type { OperatorConfig } from './config.js';
 import { renderAdmissionObjects } from './enforcement/policy.js';
 import { renderProtectionObjects } from './enforcement/protection.js';
 import { WEBHOOK_PATH, type WebhookClientConfig } from './enforcement/webhook-config.js';
 import { serveWebhook, type WebhookServer } from './webhook/server.js';
+import { reviewLimits, type LimitsContext } from './webhook/limits.js';
+import type { WorkloadObject } from './licensing/usage.js';
+import { limitUses } from './render/usage.js';
+import { STATUS_CONFIGMAP_NAME } from './render/statusconfigmap.js';
 import { readTlsBundle, reconcileWebhookCerts, WEBHOOK_TLS_SECRET } from './reconcile/webhook.js';
 import { applyObjects, FIELD_MANAGER } from './kube/apply.js';
 import { reuseConnections } from './kube/connections.js';
@@ -26,6 +30,7 @@ import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CredentialsReader } from './reconcile/credentials.js';
 import { CustomerReconciler } from './reconcile/customer.js';
 import { SweepController, sweepRelevantChange } from './reconcile/sweep.js';
+import { LedgerWriter } from './reconcile/ledger.js';
 import { GateCredentialsReconciler } from './reconcile/gatecredentials.js';
 import { GATE_TLS_SECRET, reconcileGateTls } from './reconcile/gatetls.js';
 import { readPublicKeys } from './keys.js';
@@ -61,6 +66,7 @@ export interface OperatorOptions {
 export class Operator {
   readonly metrics: OperatorMetrics;
   readonly writer: KubeWriter;
+  private readonly ledgerWriter: LedgerWriter;
   private readonly informers: Informer<ObjectLike>[] = [];
   private readonly caches: Caches;
   private readonly queue: WorkQueue;
@@ -73,6 +79,7 @@ export class Operator {
   private ownUsername: string | undefined;
   private webhook: WebhookServer | undefined;
   private webhookStarting: Promise<void> | undefined;
+  private readonly nodes: Informer<KubernetesObject & ObjectLike>;
   private stopping = false;
   private synced = false;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -83,9 +90,10 @@ export class Operator {
     const clock = options.clock ?? (() => new Date());
     this.metrics = options.metrics ?? new OperatorMetrics();
     this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }), mayWrite: () => this.leading });
+    this.ledgerWriter = new LedgerWriter(kc, () => this.metrics.writes.inc({ verb: 'update', kind: 'Ledger' }));
 
-    const informer = <T extends ObjectLike>(path: string, labelSelector?: string) => {
-      const i = new Informer<T>(kc, { path, labelSelector, log });
+    const informer = <T extends ObjectLike>(path: string, labelSelector?: string, fieldSelector?: string) => {
+      const i = new Informer<T>(kc, { path, labelSelector, fieldSelector, log });
       this.informers.push(i as unknown as Informer<ObjectLike>);
       return i;
     };
@@ -96,7 +104,10 @@ export class Operator {
     const namespaces = informer<V1Namespace>('/api/v1/namespaces');
     const versionPolicies = informer<VersionPolicy>(crd('versionpolicies'), OWNED_SELECTOR);
     const ledgers = informer<Ledger>(crd('ledgers'));
+    this.nodes = informer<KubernetesObject & ObjectLike>('/api/v1/nodes');
     const pullSecrets = informer<V1Secret>('/api/v1/secrets', OWNED_SELECTOR);
+    // By name: RBAC grants the operator ConfigMaps of this one name only (list/watch by field selector).
+    const statusConfigMaps = informer<V1ConfigMap & ObjectLike>('/api/v1/configmaps', OWNED_SELECTOR, `metadata.name=${STATUS_CONFIGMAP_NAME}`);
     const credentialSecrets = informer<V1Secret>(`/api/v1/namespaces/${config.LICENSEGATE_NAMESPACE}/secrets`);
     const serviceAccounts = new Informer<V1ServiceAccount>(kc, { path: '/api/v1/serviceaccounts', fieldSelector: `metadata.name=${DEFAULT_SERVICE_ACCOUNT}`, log });
     this.informers.push(serviceAccounts as unknown as Informer<ObjectLike>);
@@ -120,7 +131,7 @@ export class Operator {
       });
       return cache;
     });
-    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, credentialSecrets, serviceAccounts, ledgers, workloads };
+    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, statusConfigMaps, credentialSecrets, serviceAccounts, ledgers, workloads };
     // A customer namespace's default ServiceAccount appears after the namespace (the ServiceAccount controller makes it).
     serviceAccounts.on('change', (sa) => this.enqueueCustomer(namespaces.get(sa.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
     ledgers.on('change', (l) => this.enqueueCustomer(l.spec?.customer));
@@ -138,7 +149,7 @@ export class Operator {
       if (type === 'MODIFIED' && old && old.metadata?.generation === a.metadata?.generation) return;
       this.enqueueAllCustomers();
     });
-    for (const owned of [versionPolicies, pullSecrets, namespaces] as unknown as Informer<KubernetesObject>[]) {
+    for (const owned of [versionPolicies, pullSecrets, statusConfigMaps, namespaces] as unknown as Informer<KubernetesObject>[]) {
       owned.on('change', (o) => this.enqueueCustomer(o.metadata?.labels?.[CUSTOMER_LABEL]));
     }
     credentialSecrets.on('change', (secret) => {
@@ -172,6 +183,8 @@ export class Operator {
       onSweepTargets: (customer, policies, onViolation) => {
         for (const namespace of this.sweeps.setCustomerTargets(customer, policies, onViolation)) this.queue.add(SWEEP_KEY + namespace);
       },
+      ledgers: this.ledgerWriter,
+      nodeCount: () => this.nodes.list().length,
       // Keys are read once, here: a bad key file stops the operator at start with its message.
       signing: {
         keys: config.LICENSEGATE_SIGNING_PUBLIC_KEYS ? readPublicKeys(config.LICENSEGATE_SIGNING_PUBLIC_KEYS) : new Map(),
@@ -181,6 +194,9 @@ export class Operator {
         for (const license of licensesOfCustomer) {
           const e = plan.evaluations.get(license.metadata.name);
           if (e) this.metrics.recordLicense(license.metadata.name, license.spec.customer, license.spec.application, e.phase, e.effectiveExpiresAt);
+          const usage = plan.licenseStatuses.get(license.metadata.name)?.usage;
+          const measured = { replicas: usage?.replicas ?? 0, namespaces: usage?.namespaces ?? [], seatHolders: usage?.seatHolders ?? [] };
+          this.metrics.recordLimits(license.metadata.name, license.spec.customer, license.spec.application, limitUses(license, measured));
         }
       },
     });
@@ -310,6 +326,7 @@ export class Operator {
         parentFor: (resource, namespace, name) => workloadByResource.get(resource)?.get(name, namespace),
       },
       onReviewed: (ms, allowed) => this.metrics.webhookSeconds.observe({ allowed: String(allowed) }, ms / 1000),
+      limits: (request) => reviewLimits(request, this.limitsContext(workloadByResource)),
     });
     if (this.stopping) {
       await server.close();
@@ -323,6 +340,25 @@ export class Operator {
   get bookkeeping(): { writtenStatuses: number; sweepTargets: number; reportedWorkloads: number } {
     const sweep = this.sweeps.entries;
     return { writtenStatuses: this.customers.writtenEntries, sweepTargets: sweep.targets, reportedWorkloads: sweep.reported };
+  }
+
+  /** What the limits webhook reads: the caches, and the Ledger writer for its claims. */
+  private limitsContext(workloadByResource: Map<string, ObjectCache<Workload>>): LimitsContext {
+    const { caches } = this;
+    return {
+      customerOfNamespace: (namespace) => caches.namespaces.get(namespace)?.metadata?.labels?.[CUSTOMER_LABEL],
+      customer: (name) => caches.customers.get(name),
+      namespacesOf: (customer) => caches.namespaces.list().filter((ns) => ns.metadata?.labels?.[CUSTOMER_LABEL] === customer).map((ns) => ns.metadata!.name!),
+      licenses: () => caches.licenses.list(),
+      applications: () => caches.applications.list(),
+      workloadsIn: (namespace) => caches.workloads.flatMap((cache) => cache.inNamespace(namespace)) as WorkloadObject[],
+      parentFor: (resource, namespace, name) => workloadByResource.get(resource)?.get(name, namespace) as WorkloadObject | undefined,
+      ledger: (customer, application) => caches.ledgers.get(ledgerName(customer, application)),
+      nodeCount: () => this.nodes.list().length,
+      ledgers: this.ledgerWriter,
+      clock: this.options.clock ?? (() => new Date()),
+      log: this.options.log,
+    };
   }
 
   /** The port the webhook listens on, once it does. */

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { applyObjects, readYamlObjects } from './kube/apply.js';
 import { installCrds } from './kube/crds.js';
-import { binaryCacheDir, findRepoRoot, readControlPlaneVersions, serviceAccountKubeConfig, startLocalCluster, type LocalCluster } from './localcluster/index.js';
+import { WEBHOOK_PATH } from './enforcement/webhook-config.js';
+import { binaryCacheDir, findRepoRoot, freePort, readControlPlaneVersions, serviceAccountKubeConfig, startLocalCluster, type LocalCluster } from './localcluster/index.js';
 import { runOperator } from './run.js';
 
 async function main(): Promise<void> {
@@ -45,11 +46,20 @@ async function prepareAndRun(cluster: LocalCluster): Promise<void> {
   ${kubectl} get versionpolicies -A -o yaml
   ${kubectl} -n globex-prod create deployment api --image=registry.acme.example/analytics/api:v2.5.0   # refused: 2.5.0 is revoked
   ${kubectl} -n globex-prod create deployment api --image=registry.acme.example/analytics/api:v2.6.0   # admitted
+  ${kubectl} -n globex-prod scale deployment api --replicas=21   # refused: globex-analytics allows 20 replicas
+  ${kubectl} -n globex-prod get configmap licensegate-status -o jsonpath='{.data.banner}'
 Stop with Ctrl-C (the control plane stops with it).`);
   if (process.env.LICENSEGATE_GATE_LISTEN) await startLocalGate(kc, process.env.LICENSEGATE_GATE_LISTEN);
   process.env.LICENSEGATE_HTTP_PORT ??= '0';
   process.env.LICENSEGATE_INSTALL_ADMISSION_POLICY ??= 'true';
   process.env.LICENSEGATE_LEADER_ELECTION ??= 'false';
+  // The webhook (license limits, /scale) is served from this process, outside the cluster: the
+  // API server reaches it by URL on loopback.
+  if (process.env.LICENSEGATE_WEBHOOK !== 'false') {
+    process.env.LICENSEGATE_WEBHOOK_PORT ??= String(await freePort());
+    process.env.LICENSEGATE_WEBHOOK_BIND_ADDRESS ??= '127.0.0.1';
+    process.env.LICENSEGATE_WEBHOOK_URL ??= `https://127.0.0.1:${process.env.LICENSEGATE_WEBHOOK_PORT}${WEBHOOK_PATH}`;
+  }
   await runOperator(operatorKc, () => cluster.stop());
 }
 

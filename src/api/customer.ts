@@ -7,6 +7,8 @@ export const ADMISSION_MODES = ['Deny', 'Warn', 'Audit'] as const;
 export type AdmissionMode = (typeof ADMISSION_MODES)[number];
 export const VIOLATION_ACTIONS = ['ScaleToZero', 'Delete', 'None'] as const;
 export type ViolationAction = (typeof VIOLATION_ACTIONS)[number];
+export const LIMITS_WEBHOOK_MODES = ['FailClosed', 'FailOpen'] as const;
+export type LimitsWebhookMode = (typeof LIMITS_WEBHOOK_MODES)[number];
 
 /** Namespaces a Customer may never claim: the cluster's own. */
 export const RESERVED_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
@@ -44,6 +46,10 @@ export const customerSpec = z.object({
         .enum(VIOLATION_ACTIONS)
         .default('ScaleToZero')
         .describe('What happens to workloads already running once their license lapses: ScaleToZero (replicas remembered and restored on renewal), Delete, or None (report only).'),
+      limitsWebhook: z
+        .enum(LIMITS_WEBHOOK_MODES)
+        .optional()
+        .describe('When the operator\'s limits webhook cannot be reached: FailClosed refuses workload changes in this customer\'s namespaces (limits hold), FailOpen admits them unchecked (availability first). Default FailClosed. Applies only while the customer holds a license with limits.'),
     })
     .default({ admission: 'Deny', onViolation: 'ScaleToZero' })
     .describe('How licenses are enforced in this customer\'s namespaces.'),

@@ -17,6 +17,7 @@ const name = z.string().max(253);
 
 export const ledgerTrial = z.object({
   license: name.describe('The Trial License that used the trial.'),
+  licenseUid: z.string().max(64).optional().describe('UID of that License: a re-created License of the same name is another License.'),
   startedAt: timestamp.describe('First activation of the trial.'),
   clusterId: z.string().max(64).optional().describe('Cluster the trial was activated on, for signed trials.'),
 });
@@ -85,7 +86,10 @@ export const ledgerDefinition: ResourceDefinition = {
   printerColumns: [
     { name: 'Customer', type: 'string', jsonPath: '.spec.customer' },
     { name: 'Application', type: 'string', jsonPath: '.spec.application' },
+    { name: 'Trial License', type: 'string', jsonPath: '.spec.trial.license' },
     { name: 'Trial Started', type: 'string', jsonPath: '.spec.trial.startedAt' },
+    { name: 'Tokens', type: 'string', jsonPath: '.spec.tokens[*].namespace', priority: 1 },
+    { name: 'Seats', type: 'string', jsonPath: '.spec.seats[*].name', priority: 1 },
     { name: 'Sequence', type: 'integer', jsonPath: '.spec.signedSequence', priority: 1 },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],

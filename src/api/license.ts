@@ -46,7 +46,14 @@ export const licenseLimits = withRules(
       .min(0)
       .max(1_000_000)
       .optional()
-      .describe('Named seats; spec.assignees lists who holds them.'),
+      .describe('Seats: how many users may create or change the application\'s workloads. With spec.assignees only they hold seats; without, seats are taken by first use and recorded in the Ledger.'),
+    overagePercent: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .describe('Allowance over every limit, in percent: up to limit × (1 + p/100) is admitted with a warning and LimitReached; beyond is refused. Default 0.'),
   }),
   {
     rule: '!has(self.tokenMode) || has(self.concurrentNamespaces)',
@@ -138,6 +145,11 @@ export const licenseSpec = withRules(
     fieldPath: '.trialDays',
   },
   {
+    rule: "self.type != 'Free' || (has(self.limits) && (has(self.limits.maxReplicas) || has(self.limits.concurrentNamespaces) || has(self.limits.seats)))",
+    message: 'a Free license must carry limits (maxReplicas, concurrentNamespaces or seats): free means limited, not unlimited',
+    fieldPath: '.limits',
+  },
+  {
     rule: '!has(self.assignees) || (has(self.limits) && has(self.limits.seats) && size(self.assignees) <= self.limits.seats)',
     message: 'assignees need limits.seats, and there may be no more assignees than seats',
     fieldPath: '.assignees',
@@ -148,7 +160,8 @@ export type LicenseSpec = z.infer<typeof licenseSpec>;
 export const licenseUsage = z.object({
   replicas: z.number().int().min(0).optional().describe('Pods of the application running under this license.'),
   namespaces: z.array(z.string().max(63)).max(10_000).optional().describe('Namespaces holding a floating token.'),
-  seats: z.number().int().min(0).optional().describe('Seats assigned.'),
+  seats: z.number().int().min(0).optional().describe('Seats held: assignees, or users who took a seat by first use.'),
+  seatHolders: z.array(z.string().max(256)).max(10_000).optional().describe('Who holds the seats taken by first use.'),
 });
 
 export const licenseStatus = z.object({

@@ -5,7 +5,7 @@
  * namespace could grant itself any version.
  */
 import { GROUP } from '../api/index.js';
-import { ADMISSION_LABEL, CUSTOMER_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../vocabulary/labels.js';
+import { ADMISSION_LABEL, CUSTOMER_LABEL, LIMITS_LABEL, MANAGED_BY, MANAGED_BY_LABEL } from '../vocabulary/labels.js';
 import { celList, type PolicyOptions } from './policy.js';
 import { NODE_SELECTOR_ANNOTATION, REPLICAS_ANNOTATION, STOPPED_NODE_LABEL, SUSPENDED_ANNOTATION, UNLICENSED_ANNOTATION } from './sweep.js';
 
@@ -103,7 +103,7 @@ export function renderProtectionObjects(options: PolicyOptions) {
       matchConstraints: {
         resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['namespaces'] }],
       },
-      validations: [CUSTOMER_LABEL, ADMISSION_LABEL].map((key) => ({
+      validations: [CUSTOMER_LABEL, ADMISSION_LABEL, LIMITS_LABEL].map((key) => ({
         expression: `${privileged(options)} || ${label('object', key)} == ${label('oldObject', key)}`,
         message: `licensegate: the label ${key} is set only by the licensegate operator; change the Customer's spec instead`,
         reason: 'Forbidden',

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { ApiObject, App, Chart, Duration, Include, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { Construct } from 'constructs';
-import { protectionObjects, versionCheckObjects, type Manifest } from './admission.js';
+import { protectionObjects, versionCheckObjects, webhookConfiguration, type Manifest } from './admission.js';
 import { CONTAINER_SECURITY_CONTEXT, operatorEnv, POD_SECURITY_CONTEXT, PROBES, RUN_AS_USER } from './deployment.js';
 import { APP_VERSION, DEFAULT_IMAGE, DEFAULT_NAMESPACE, NAMES, operatorUsername, PORTS, REPO_ROOT } from './names.js';
-import { clusterRules, namespaceRules, VIEWER_AGGREGATION_LABELS, viewerRules } from './rbac.js';
+import { clusterRules, namespaceRules, VIEWER_AGGREGATION_LABELS, viewerRules, webhookRules } from './rbac.js';
 
 const SELECTOR = { 'app.kubernetes.io/name': NAMES.app, 'app.kubernetes.io/instance': NAMES.app };
 const LABELS = { ...SELECTOR, 'app.kubernetes.io/version': APP_VERSION, 'app.kubernetes.io/part-of': NAMES.app };
@@ -75,6 +75,15 @@ class OperatorChart extends Chart {
       metadata: { name: NAMES.viewerClusterRole, labels: { ...VIEWER_AGGREGATION_LABELS } },
       rules: viewerRules(),
     });
+    // The webhook (on by default: license limits need it): keeping the caBundle of its configuration.
+    raw(this, { apiVersion: `${rbac}/v1`, kind: 'ClusterRole', metadata: { name: NAMES.webhookClusterRole }, rules: webhookRules() });
+    raw(this, {
+      apiVersion: `${rbac}/v1`,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: NAMES.webhookClusterRole },
+      roleRef: { apiGroup: rbac, kind: 'ClusterRole', name: NAMES.webhookClusterRole },
+      subjects,
+    });
     // Created with the install so that removing the install removes it; the elected leader fills it in.
     raw(this, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: NAMES.lease, namespace }, spec: {} });
 
@@ -93,11 +102,14 @@ class OperatorChart extends Chart {
           name: 'operator',
           image: options.image,
           imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-          ports: [{ name: 'http', number: PORTS.http, protocol: kplus.Protocol.TCP }],
+          ports: [
+            { name: 'http', number: PORTS.http, protocol: kplus.Protocol.TCP },
+            { name: 'webhook', number: PORTS.webhook, protocol: kplus.Protocol.TCP },
+          ],
           envVariables: {
             LICENSEGATE_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
             LICENSEGATE_IDENTITY: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
-            ...Object.fromEntries(Object.entries(operatorEnv({ webhook: false, engine: 'policy', logLevel: 'info' })).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
+            ...Object.fromEntries(Object.entries(operatorEnv({ webhook: true, engine: 'policy', logLevel: 'info' })).map(([k, v]) => [k, kplus.EnvValue.fromValue(v)])),
           },
           securityContext: { ensureNonRoot: true, user: RUN_AS_USER, group: RUN_AS_USER, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false },
           resources: {
@@ -137,6 +149,14 @@ class OperatorChart extends Chart {
       ports: [{ name: 'http-metrics', port: PORTS.http, targetPort: PORTS.http, protocol: kplus.Protocol.TCP }],
     });
 
+    // Every ready replica serves the webhook (the leader writes the certificate, all load it).
+    new kplus.Service(this, 'webhook', {
+      metadata: { name: NAMES.webhookService, namespace, labels: { 'app.kubernetes.io/component': 'webhook' } },
+      type: kplus.ServiceType.CLUSTER_IP,
+      selector: kplus.Pods.select(this, 'webhook-pods', { labels: SELECTOR }),
+      ports: [{ name: 'https', port: 443, targetPort: PORTS.webhook, protocol: kplus.Protocol.TCP }],
+    });
+
     raw(this, {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
@@ -151,7 +171,8 @@ class AdmissionChart extends Chart {
   constructor(scope: Construct, options: PlainOptions) {
     super(scope, 'admission', { labels: LABELS, disableResourceNameHashes: true });
     const username = operatorUsername(options.namespace);
-    for (const object of [...versionCheckObjects(username), ...protectionObjects(username)]) raw(this, object);
+    const webhook = webhookConfiguration({ engine: 'policy', namespace: options.namespace, service: NAMES.webhookService, operatorUsername: username });
+    for (const object of [...versionCheckObjects(username), ...protectionObjects(username), webhook]) raw(this, object);
   }
 }
 

@@ -17,6 +17,7 @@
  * - **Workloads, cluster-wide.** Customer namespaces are not known in advance; the sweep
  *   scales down, suspends or deletes unlicensed workloads wherever a customer runs.
  */
+import { STATUS_CONFIGMAP_NAME } from '../render/statusconfigmap.js';
 import { GROUP } from '../api/index.js';
 import { WORKLOAD_RESOURCES } from '../enforcement/workload.js';
 import { WEBHOOK_CONFIGURATION_NAME } from '../enforcement/webhook-config.js';
@@ -60,6 +61,10 @@ export function clusterRules(): PolicyRule[] {
     // Pull Secrets in customer namespaces, the webhook certificate, and credentials Secrets
     // read by reference (see the header: writes are confined to labelled Secrets by admission).
     { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+    // The banner ConfigMap licensegate-status in customer namespaces: applied, pruned; by name only: listed and watched with a metadata.name field selector, which RBAC checks
+    // against resourceNames. Creating cannot be narrowed by name.
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: [STATUS_CONFIGMAP_NAME], verbs: ['list', 'watch', 'patch', 'delete'] },
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
     // The default ServiceAccount of customer namespaces: the operator lists its pull Secrets there.
     { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch', 'patch'] },
     // Events about Licenses and Customers (in "default") and about swept workloads.
@@ -70,6 +75,8 @@ export function clusterRules(): PolicyRule[] {
     ...[...workloadsByGroup((r) => !NOT_PATCHED.has(r))].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: ['patch'] })),
     // ...or deletes them (onViolation: Delete, and bare Pods).
     ...[...workloadsByGroup(() => true)].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: ['delete'] })),
+    // Nodes, counted: a DaemonSet desires one pod per node (the limits webhook, licensing/usage.ts).
+    { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
     // Who am I: the webhook exempts the operator's own requests by username (granted to every
     // authenticated user by system:basic-user too; stated here so the role is self-contained).
     { apiGroups: ['authentication.k8s.io'], resources: ['selfsubjectreviews'], verbs: ['create'] },
@@ -108,7 +115,12 @@ export function webhookRules(): PolicyRule[] {
  * Writing one is refused to everyone but the operator by the protection policy.
  */
 export function viewerRules(): PolicyRule[] {
-  return [{ apiGroups: [GROUP], resources: ['versionpolicies'], verbs: ['get', 'list', 'watch'] }];
+  return [
+    { apiGroups: [GROUP], resources: ['versionpolicies'], verbs: ['get', 'list', 'watch'] },
+    // The banner ConfigMap (view covers ConfigMaps already; this keeps the grant explicit for
+    // roles built from this one alone, and for clusters whose view role is narrowed).
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: [STATUS_CONFIGMAP_NAME], verbs: ['get', 'watch'] },
+  ];
 }
 
 /** Labels that aggregate {@link viewerRules} into view, edit and admin. */

@@ -1,5 +1,5 @@
 /** The read side of the operator: informer caches of everything reconciles look at. */
-import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Application, Customer, Ledger, License, VersionPolicy } from '../api/index.js';
 import type { Workload } from '../enforcement/sweep.js';
 
@@ -25,6 +25,8 @@ export interface Caches {
   versionPolicies: ObjectCache<VersionPolicy>;
   /** Pull Secrets the operator owns (by label). */
   pullSecrets: ObjectCache<V1Secret>;
+  /** The status ConfigMaps the operator owns (by label). */
+  statusConfigMaps: ObjectCache<V1ConfigMap>;
   /** Secrets in the operator's namespace, where credentials Secrets live by convention. */
   credentialSecrets: ObjectCache<V1Secret>;
   /** The `default` ServiceAccount of every namespace: the operator lists pull Secrets on those of customer namespaces. */

@@ -12,18 +12,26 @@ import {
   customerSpec,
   type AdmissionMode,
   type Customer,
+  type LimitsWebhookMode,
   type License,
   type VersionPolicy,
   type ViolationAction,
 } from '../api/index.js';
 import type { KubeWriter } from '../kube/writer.js';
-import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../vocabulary/labels.js';
+import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL, LIMITS_LABEL } from '../vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
 import { gateCredentialsByLicense } from '../render/gatecredentials.js';
 import type { Caches } from './caches.js';
 import { CredentialsReader } from './credentials.js';
 import { syncDefaultServiceAccounts } from './serviceaccounts.js';
 import { containsEntries, sameJson } from './equality.js';
+import { LedgerWriter } from './ledger.js';
+import { customerLedgers, recordTrials } from './trials.js';
+import { releaseUnbackedTokens } from './tokens.js';
+import { measureCustomerUsage } from './usage.js';
+import type { MeasuredUsage } from '../render/usage.js';
+import { recordMonthlyUsage } from './billing.js';
+import { syncStatusConfigMaps } from './statusconfigmaps.js';
 import type { SigningSettings } from '../licensing/signed-licenses.js';
 import { memoizedVerifier } from './signature-cache.js';
 import { SignedSequenceRecorder } from './signed-sequence.js';
@@ -48,6 +56,10 @@ export interface CustomerReconcilerDeps {
   onPlanned?: (customer: string, plan: CustomerPlan, licenses: License[]) => void;
   /** Told, after the owned objects are written, what may keep running in each of the customer's namespaces (none: stop sweeping). */
   onSweepTargets: (customer: string, policies: VersionPolicy[], onViolation: ViolationAction) => void;
+  /** Writes the Ledgers (trial records, token releases). */
+  ledgers: LedgerWriter;
+  /** Nodes in the cluster (a DaemonSet desires one pod per node). */
+  nodeCount?: () => number;
   /** Vendor keys and whether signatures are required; the cluster id comes from the kube-system namespace. */
   signing?: Omit<SigningSettings, 'clusterId' | 'verify'>;
 }
@@ -82,6 +94,10 @@ export class CustomerReconciler {
     const customer = cachedCustomer && this.withWrittenStatus('Customer', cachedCustomer);
     const licenses = caches.licenses.list().filter((l) => l.spec?.customer === name).map((l) => this.withWrittenStatus('License', l));
     const applications = caches.applications.list();
+    // Without the Customer there are no namespaces to measure: its licenses keep the usage they showed.
+    const usage = cachedCustomer
+      ? measureCustomerUsage(caches, name, licenses.map((l) => l.spec?.application), this.deps.nodeCount?.() ?? 1)
+      : new Map<string, MeasuredUsage>();
     const plan = planCustomer({
       now,
       customerName: name,
@@ -94,6 +110,8 @@ export class CustomerReconciler {
       ]),
       namespaceOwners: this.namespaceOwners(),
       operatorNamespace: this.deps.operatorNamespace,
+      ledgers: customerLedgers(caches.ledgers, name),
+      usage,
       gateCredentials: gateCredentialsByLicense(caches.credentialSecrets.list()),
       signing: { ...this.signing, clusterId: caches.namespaces.get(CLUSTER_ID_NAMESPACE)?.metadata?.uid },
       acceptedSequences: this.sequences.accepted(name, licenses.map((l) => l.spec.application)),
@@ -101,20 +119,25 @@ export class CustomerReconciler {
     this.deps.onPlanned?.(name, plan, licenses);
     // The accepted sequence is recorded before anything it grants is written.
     await this.sequences.record(name, plan.signedSequences);
+    // Likewise a trial's start: the Ledger holds the record, statuses and grants follow it.
+    await recordTrials(this.deps.ledgers, name, plan.trials, caches.ledgers);
 
     const deleting = customer?.metadata.deletionTimestamp !== undefined && customer?.metadata.deletionTimestamp !== null;
     if (customer && !deleting && !customer.metadata.finalizers?.includes(CUSTOMER_FINALIZER)) {
       await writer.apply({ apiVersion: API_VERSION, kind: 'Customer', metadata: { name, finalizers: [CUSTOMER_FINALIZER] } });
     }
-    await this.syncNamespaces(name, plan.namespaces, plan.admission);
+    await this.syncNamespaces(name, plan.namespaces, plan.admission, plan.limitsWebhook);
     await this.syncOwnedObjects(name, plan.objects);
     const addToServiceAccounts = customerSpec.safeParse(customer?.spec).data?.addPullSecretsToDefaultServiceAccount ?? true;
     await syncDefaultServiceAccounts({ caches, writer, log: this.deps.log }, name, plan, addToServiceAccounts);
     // Running workloads are the sweep controller's: it learns what may keep running here.
     const onViolation = customerSpec.safeParse(customer?.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
     this.deps.onSweepTargets(name, customer && !deleting ? plan.sweepPolicies : [], onViolation);
+    await recordMonthlyUsage({ caches, ledgers: this.deps.ledgers, clock }, name, usage);
+    const tokenRelease = await releaseUnbackedTokens({ caches, ledgers: this.deps.ledgers, clock }, name, plan.namespaces, this.deps.nodeCount?.() ?? 1);
     await this.writeStatuses(name, customer, licenses, plan);
     this.pruneWritten(name, new Set([...licenses.map((l) => `License/${l.metadata.name}`), ...(customer ? [`Customer/${name}`] : [])]));
+    await syncStatusConfigMaps(caches, writer, name, plan.statusConfigMaps);
     for (const event of plan.events) {
       const subject = event.kind === 'License' ? licenses.find((l) => l.metadata.name === event.name) : customer;
       await writer.event(
@@ -133,8 +156,9 @@ export class CustomerReconciler {
         metadata: { name, resourceVersion: customer.metadata.resourceVersion, finalizers: customer.metadata.finalizers.filter((f) => f !== CUSTOMER_FINALIZER) },
       } as KubernetesObject);
     }
-    if (!plan.nextTransitionAt) return {};
-    const wait = plan.nextTransitionAt.getTime() - now.getTime() + TRANSITION_SLACK_MS;
+    const next = [plan.nextTransitionAt, tokenRelease].filter((d): d is Date => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
+    if (!next) return {};
+    const wait = next.getTime() - now.getTime() + TRANSITION_SLACK_MS;
     return { requeueAfterMs: Math.min(Math.max(wait, 0), MAX_REQUEUE_MS) };
   }
 
@@ -180,14 +204,16 @@ export class CustomerReconciler {
    * Claims the wanted namespaces (creating missing ones) and releases the ones this customer
    * no longer lists. Namespaces are never deleted: they may hold the customer's data.
    */
-  private async syncNamespaces(customer: string, wanted: string[], admission: AdmissionMode): Promise<void> {
+  private async syncNamespaces(customer: string, wanted: string[], admission: AdmissionMode, limitsWebhook: LimitsWebhookMode | undefined): Promise<void> {
     const { caches, writer } = this.deps;
-    const labels = { [CUSTOMER_LABEL]: customer, [ADMISSION_LABEL]: admission };
+    const labels = { [CUSTOMER_LABEL]: customer, [ADMISSION_LABEL]: admission, ...(limitsWebhook ? { [LIMITS_LABEL]: limitsWebhook } : {}) };
     for (const name of wanted) {
       const existing = caches.namespaces.get(name);
-      if (containsEntries(existing?.metadata?.labels, labels)) continue;
+      const staleLimits = !limitsWebhook && existing?.metadata?.labels?.[LIMITS_LABEL] !== undefined;
+      if (containsEntries(existing?.metadata?.labels, labels) && !staleLimits) continue;
       if (existing) {
-        await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+        const patch = staleLimits ? { ...labels, [LIMITS_LABEL]: null } : labels;
+        await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: patch } } as unknown as KubernetesObject);
       } else {
         await writer.apply({
           apiVersion: 'v1',
@@ -201,7 +227,7 @@ export class CustomerReconciler {
       const name = ns.metadata!.name!;
       if (ns.metadata?.labels?.[CUSTOMER_LABEL] !== customer || wanted.includes(name)) continue;
       if (ns.metadata?.deletionTimestamp) continue;
-      const release = { [CUSTOMER_LABEL]: null, [ADMISSION_LABEL]: null };
+      const release = { [CUSTOMER_LABEL]: null, [ADMISSION_LABEL]: null, [LIMITS_LABEL]: null };
       await writer.mergePatch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: release } } as unknown as KubernetesObject);
       this.deps.log.info({ customer, namespace: name }, 'namespace released');
     }

@@ -3,17 +3,19 @@
  * and the status of the Customer and its Licenses. Pure: the reconciler gathers the world,
  * calls this, and writes the difference.
  */
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type {
   Application,
   Customer,
   CustomerStatus,
+  LedgerSpec,
   License,
   LicensePhase,
   LicenseStatus,
   SecretReference,
   VersionPolicy,
   AdmissionMode,
+  LimitsWebhookMode,
 } from '../api/index.js';
 import { customerSpec } from '../api/index.js';
 import { evaluateLicense, type LicenseEvaluation } from '../licensing/evaluate.js';
@@ -24,6 +26,8 @@ import { credentialsRefusal } from './credentials.js';
 import { renderGatePullSecret } from './gatecredentials.js';
 import { renderPullSecret, type CredentialsSecret } from './pullsecret.js';
 import { renderVersionPolicy, type Grant } from './versionpolicy.js';
+import { limitConditions, usageStatus, type MeasuredUsage } from './usage.js';
+import { bannerEntry, renderStatusConfigMap } from './statusconfigmap.js';
 
 /** What the planner sees of the cluster. */
 export interface CustomerWorld {
@@ -40,12 +44,24 @@ export interface CustomerWorld {
   namespaceOwners: ReadonlyMap<string, string>;
   /** The operator's namespace: credentials Secrets elsewhere must opt in (credentials.ts). */
   operatorNamespace: string;
+  /** Live usage of each application by this customer (status.usage, the limit conditions). */
+  usage?: ReadonlyMap<string, MeasuredUsage>;
+  /** This customer's Ledgers, by application: the durable trial record lives there. */
+  ledgers?: ReadonlyMap<string, LedgerSpec>;
   /** Gate credentials by license name, for applications served through the registry gate. */
   gateCredentials?: ReadonlyMap<string, CredentialsSecret>;
   /** Vendor keys, whether signatures are required, this cluster's id. Absent: no key is trusted. */
   signing?: SigningSettings;
   /** Highest signed-license sequence accepted so far, by application (the customer's Ledgers). */
   acceptedSequences?: ReadonlyMap<string, number>;
+}
+
+/** A trial to record in the customer × application Ledger (the first activation of a Trial License). */
+export interface TrialRecord {
+  application: string;
+  license: string;
+  licenseUid: string | undefined;
+  startedAt: Date;
 }
 
 /** An Event to record against a License or Customer. */
@@ -66,6 +82,11 @@ export interface CustomerPlan {
   namespaces: string[];
   /** The customer's admission mode, labelled on its namespaces to select the admission binding. */
   admission: AdmissionMode;
+  /**
+   * How the limits webhook fails in this customer's namespaces, labelled on them; undefined
+   * (no label, the webhook never called) while the customer holds no license with limits.
+   */
+  limitsWebhook?: LimitsWebhookMode;
   /** Desired owned objects across those namespaces; every other owned object of the customer goes. */
   objects: OwnedObject[];
   licenseStatuses: Map<string, LicenseStatus>;
@@ -80,6 +101,10 @@ export interface CustomerPlan {
   sweepPolicies: VersionPolicy[];
   /** Per-license evaluations, for metrics and the enforcement sweep. */
   evaluations: Map<string, LicenseEvaluation>;
+  /** Trials started now (or not yet in the Ledger): recorded there before any status says so. */
+  trials: TrialRecord[];
+  /** The banner ConfigMap of each of the customer's namespaces. */
+  statusConfigMaps: V1ConfigMap[];
   /** Signed sequences to record in the Ledger, by application: only ones higher than accepted so far. */
   signedSequences: Map<string, number>;
 }
@@ -89,7 +114,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
   const { now, customer } = world;
   const appsByName = new Map(world.applications.map((a) => [a.metadata.name, a]));
   const licenses = [...world.licenses].sort(byCreation);
-  const trialOwners = trialOwnership(customer, licenses);
+  const trialOwners = trialOwnership(customer, licenses, world.ledgers);
   const signatures = judgeSignatures(licenses, world.signing, world.acceptedSequences ?? new Map());
 
   const evaluations = evaluateAll(licenses, (license, requiredPhases) =>
@@ -99,7 +124,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
         now,
         application: appsByName.get(license.spec.application),
         customerExists: customer !== undefined,
-        trialStartedAt: license.status?.trialStartedAt ? new Date(license.status.trialStartedAt) : undefined,
+        trialStartedAt: trialStart(license, trialOwners),
         earlierTrial: earlierTrial(license, trialOwners),
         requiredPhases,
         signature: signatures.verdicts.get(license.metadata.name),
@@ -107,20 +132,23 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
       world,
     ),
   );
+  const trials = newTrials(licenses, evaluations, world.ledgers);
 
   const events: PlannedEvent[] = [];
   const licenseStatuses = new Map<string, LicenseStatus>();
   for (const license of licenses) {
     const evaluation = evaluations.get(license.metadata.name)!;
-    licenseStatuses.set(license.metadata.name, licenseStatus(license, evaluation, now));
-    events.push(...licenseEvents(license, evaluation));
+    const usage = world.usage?.get(license.spec.application);
+    const status = licenseStatus(license, evaluation, now, usage);
+    licenseStatuses.set(license.metadata.name, status);
+    events.push(...licenseEvents(license, evaluation), ...limitEvents(license, status));
   }
   const nextTransitionAt = [...evaluations.values()]
     .map((e) => e.nextTransitionAt?.getTime())
     .filter((t): t is number => t !== undefined)
     .sort((a, b) => a - b)[0];
 
-  const base = { licenseStatuses, events, evaluations, signedSequences: signatures.toRecord, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
+  const base = { licenseStatuses, events, evaluations, trials, statusConfigMaps: [] as V1ConfigMap[], signedSequences: signatures.toRecord, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
   if (!customer || customer.metadata.deletionTimestamp) {
     return { ...base, namespaces: [], admission: 'Deny', objects: [], sweepPolicies: [], customerStatus: undefined };
   }
@@ -200,7 +228,11 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     trials: trialRecords(customer, licenses, evaluations),
     conditions: mergeConditions(customer.status?.conditions, [ready], now, customer.metadata.generation),
   };
-  return { ...base, namespaces, admission: spec.enforcement.admission, objects, sweepPolicies, customerStatus };
+  const limited = licenses.some((l) => l.spec.limits && (l.spec.limits.maxReplicas !== undefined || l.spec.limits.concurrentNamespaces !== undefined || l.spec.limits.seats !== undefined));
+  const limitsWebhook = limited ? (spec.enforcement.limitsWebhook ?? 'FailClosed') : undefined;
+  const entries = licenses.map((l) => bannerEntry(l, licenseStatuses.get(l.metadata.name)!, now));
+  const statusConfigMaps = namespaces.map((namespace) => renderStatusConfigMap({ namespace, customer: customer.metadata.name, entries }));
+  return { ...base, statusConfigMaps, namespaces, admission: spec.enforcement.admission, ...(limitsWebhook ? { limitsWebhook } : {}), objects, sweepPolicies, customerStatus };
 }
 
 const refKey = (ref: SecretReference) => `${ref.namespace}/${ref.name}`;
@@ -287,22 +319,64 @@ function evaluateAll(
   return result;
 }
 
-/** The license that owns each application's one trial: the recorded one, else the oldest. */
-function trialOwnership(customer: Customer | undefined, licenses: License[]): Map<string, string> {
-  const owners = new Map<string, string>();
-  for (const record of customer?.status?.trials ?? []) owners.set(record.application, record.license);
+/** Who used an application's one trial: a License name, and its UID where known. */
+interface TrialOwner {
+  license: string;
+  uid: string | undefined;
+  startedAt: Date | undefined;
+}
+
+/**
+ * The license that owns each application's one trial: the Ledger's record (which outlives
+ * Licenses and the Customer), else the Customer status's (older operators), else the oldest
+ * Trial License.
+ */
+function trialOwnership(customer: Customer | undefined, licenses: License[], ledgers: ReadonlyMap<string, LedgerSpec> | undefined): Map<string, TrialOwner> {
+  const owners = new Map<string, TrialOwner>();
+  for (const [application, ledger] of ledgers ?? []) {
+    if (ledger.trial) owners.set(application, { license: ledger.trial.license, uid: ledger.trial.licenseUid, startedAt: new Date(ledger.trial.startedAt) });
+  }
+  for (const record of customer?.status?.trials ?? []) {
+    if (!owners.has(record.application)) owners.set(record.application, { license: record.license, uid: undefined, startedAt: undefined });
+  }
   for (const license of licenses) {
     if (license.spec.type === 'Trial' && !owners.has(license.spec.application)) {
-      owners.set(license.spec.application, license.metadata.name);
+      owners.set(license.spec.application, { license: license.metadata.name, uid: license.metadata.uid, startedAt: undefined });
     }
   }
   return owners;
 }
 
-function earlierTrial(license: License, owners: Map<string, string>): string | undefined {
+/** Whether `license` is the one that owns its application's trial (a re-created License of the same name is not). */
+function ownsTrial(license: License, owner: TrialOwner | undefined): boolean {
+  if (!owner || owner.license !== license.metadata.name) return false;
+  return owner.uid === undefined || license.metadata.uid === undefined || owner.uid === license.metadata.uid;
+}
+
+function earlierTrial(license: License, owners: Map<string, TrialOwner>): string | undefined {
   if (license.spec.type !== 'Trial') return undefined;
   const owner = owners.get(license.spec.application);
-  return owner !== undefined && owner !== license.metadata.name ? owner : undefined;
+  if (!owner || ownsTrial(license, owner)) return undefined;
+  return owner.license === license.metadata.name ? `${owner.license}, deleted and re-created since` : owner.license;
+}
+
+/** When this License's trial started: the Ledger's record wins over the status (a cache). */
+function trialStart(license: License, owners: Map<string, TrialOwner>): Date | undefined {
+  const owner = owners.get(license.spec.application);
+  if (owner?.startedAt && ownsTrial(license, owner)) return owner.startedAt;
+  return license.status?.trialStartedAt ? new Date(license.status.trialStartedAt) : undefined;
+}
+
+/** Trials that have started but that the Ledger does not hold yet. */
+function newTrials(licenses: License[], evaluations: Map<string, LicenseEvaluation>, ledgers: ReadonlyMap<string, LedgerSpec> | undefined): TrialRecord[] {
+  const records: TrialRecord[] = [];
+  for (const license of licenses) {
+    const e = evaluations.get(license.metadata.name);
+    if (license.spec.type !== 'Trial' || !e?.trialStartedAt || e.phase === 'Invalid') continue;
+    if (ledgers?.get(license.spec.application)?.trial) continue;
+    records.push({ application: license.spec.application, license: license.metadata.name, licenseUid: license.metadata.uid, startedAt: e.trialStartedAt });
+  }
+  return records;
 }
 
 function trialRecords(customer: Customer, licenses: License[], evaluations: Map<string, LicenseEvaluation>) {
@@ -331,7 +405,7 @@ function pullSecretLicenses(licenses: License[], evaluations: Map<string, Licens
   return chosen;
 }
 
-function licenseStatus(license: License, e: LicenseEvaluation, now: Date): LicenseStatus {
+function licenseStatus(license: License, e: LicenseEvaluation, now: Date, usage: MeasuredUsage | undefined): LicenseStatus {
   const generation = license.metadata.generation;
   const valid = e.phase !== 'Invalid';
   const desired: DesiredCondition[] = [
@@ -343,6 +417,7 @@ function licenseStatus(license: License, e: LicenseEvaluation, now: Date): Licen
       reason: e.expiringSoonReason,
       message: e.expiringWithinDays && e.effectiveExpiresAt ? `expires at ${rfc3339(e.effectiveExpiresAt)}` : 'not expiring within 30 days',
     },
+    ...(usage ? limitConditions(license, usage) : []),
   ];
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
@@ -351,9 +426,27 @@ function licenseStatus(license: License, e: LicenseEvaluation, now: Date): Licen
     grantedVersions: e.grantedVersions,
     ...(e.effectiveExpiresAt ? { effectiveExpiresAt: rfc3339(e.effectiveExpiresAt) } : {}),
     ...(e.trialStartedAt ? { trialStartedAt: rfc3339(e.trialStartedAt) } : {}),
-    ...(license.status?.usage ? { usage: license.status.usage } : {}),
+    ...(usage ? { usage: usageStatus(license, usage) } : license.status?.usage ? { usage: license.status.usage } : {}),
     conditions: mergeConditions(license.status?.conditions, desired, now, generation),
   };
+}
+
+/** Events when ApproachingLimit or LimitReached turns True (a warning) or back to False. */
+function limitEvents(license: License, status: LicenseStatus): PlannedEvent[] {
+  const events: PlannedEvent[] = [];
+  for (const type of ['ApproachingLimit', 'LimitReached']) {
+    const now = status.conditions?.find((c) => c.type === type);
+    const before = license.status?.conditions?.find((c) => c.type === type);
+    if (!now || (before?.status ?? 'False') === now.status) continue;
+    events.push({
+      kind: 'License',
+      name: license.metadata.name,
+      type: now.status === 'True' ? 'Warning' : 'Normal',
+      reason: now.status === 'True' ? type : `${type}Cleared`,
+      message: now.message,
+    });
+  }
+  return events;
 }
 
 const PHASE_EVENTS: Record<LicensePhase, { reason: string; type: 'Normal' | 'Warning' }> = {

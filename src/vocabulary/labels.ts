@@ -9,6 +9,11 @@ export const CUSTOMER_LABEL = 'licensegate.dev/customer';
 export const APPLICATION_LABEL = 'licensegate.dev/application';
 /** Namespace label with the customer's admission mode; the operator sets it next to the customer label. */
 export const ADMISSION_LABEL = 'licensegate.dev/admission';
+/**
+ * Namespace label of customers holding a license with limits: FailClosed or FailOpen (the
+ * Customer's spec.enforcement.limitsWebhook). The limits webhook sees only these namespaces.
+ */
+export const LIMITS_LABEL = 'licensegate.dev/limits';
 /** Set on namespaces the operator created (rather than found), for the record. */
 export const CREATED_BY_OPERATOR_ANNOTATION = 'licensegate.dev/created-by-operator';
 /** Label selector of every object the operator owns. */

@@ -6,8 +6,8 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { TlsBundle } from '../kube/certs.js';
-import { reviewAdmission, type AdmissionReviewRequest, type ReviewContext } from '../enforcement/review.js';
-import { WEBHOOK_PATH } from '../enforcement/webhook-config.js';
+import { reviewAdmission, type AdmissionReviewRequest, type AdmissionReviewResponse, type ReviewContext } from '../enforcement/review.js';
+import { LIMITS_WEBHOOK_PATH, WEBHOOK_PATH } from '../enforcement/webhook-config.js';
 
 /** Largest AdmissionReview accepted; the API server sends at most a few MB. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -26,9 +26,13 @@ export async function serveWebhook(args: {
   ctx: ReviewContext;
   log: Logger;
   onReviewed?: (durationMs: number, allowed: boolean) => void;
+  /** Answers the limits webhook (LIMITS_WEBHOOK_PATH); absent, that path is not served. */
+  limits?: (request: AdmissionReviewRequest) => Promise<AdmissionReviewResponse>;
 }): Promise<WebhookServer> {
   const server: Server = createServer({ cert: args.tls.cert, key: args.tls.key }, (req, res) => {
-    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== WEBHOOK_PATH) {
+    const path = (req.url ?? '').split('?')[0];
+    const limits = path === LIMITS_WEBHOOK_PATH ? args.limits : undefined;
+    if (req.method !== 'POST' || (path !== WEBHOOK_PATH && !limits)) {
       res.writeHead(404).end();
       return;
     }
@@ -40,7 +44,7 @@ export async function serveWebhook(args: {
       if (size > MAX_BODY_BYTES) req.destroy();
       else chunks.push(chunk);
     });
-    req.on('end', () => {
+    req.on('end', async () => {
       let body: { request?: AdmissionReviewRequest };
       try {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -52,9 +56,9 @@ export async function serveWebhook(args: {
         res.writeHead(400).end('AdmissionReview has no request');
         return;
       }
-      let response;
+      let response: AdmissionReviewResponse;
       try {
-        response = reviewAdmission(body.request, args.ctx);
+        response = limits ? await limits(body.request) : reviewAdmission(body.request, args.ctx);
       } catch (error) {
         // Fail closed, with a reason the user can read.
         args.log.error({ err: error, uid: body.request.uid }, 'admission review failed');

@@ -35,6 +35,8 @@ function spawnOperator(identity: string): OperatorProcess {
       LICENSEGATE_LEASE_NAME: leaseName,
       LICENSEGATE_LEASE_DURATION_SECONDS: String(LEASE_SECONDS),
       LICENSEGATE_HTTP_PORT: '0',
+      // Two processes on one host: the webhook (on by default) would want the same port; it is not what this test is about.
+      LICENSEGATE_WEBHOOK: 'false',
       LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

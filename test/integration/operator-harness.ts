@@ -10,7 +10,8 @@ export const testLog = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 /** Starts an operator (leader election off unless asked) and resolves once its caches are synced. */
 export async function startOperator(kc: KubeConfig, env: Record<string, string> = {}, clock?: () => Date): Promise<Operator> {
-  const config = loadConfig({ LICENSEGATE_LEADER_ELECTION: 'false', LICENSEGATE_HTTP_PORT: '0', ...env });
+  // The webhook is on by default in production; tests that want it say so (and pick a port).
+  const config = loadConfig({ LICENSEGATE_LEADER_ELECTION: 'false', LICENSEGATE_HTTP_PORT: '0', LICENSEGATE_WEBHOOK: 'false', ...env });
   const operator = new Operator({ kc, config, log: testLog, ...(clock ? { clock } : {}) });
   await operator.start();
   return operator;

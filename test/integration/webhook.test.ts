@@ -76,9 +76,10 @@ admissionSuite({
 describe('webhook', () => {
   it('issued its own certificate into a TLS Secret and put the CA into the webhook configuration', async () => {
     const config = await admission.readValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME });
-    expect(config.webhooks?.map((w) => w.name).sort()).toEqual(['scale.licensegate.dev', 'workloads.licensegate.dev']);
+    expect(config.webhooks?.map((w) => w.name).sort()).toEqual(['limits-open.licensegate.dev', 'limits.licensegate.dev', 'scale.licensegate.dev', 'workloads.licensegate.dev']);
     for (const w of config.webhooks ?? []) {
-      expect(w.failurePolicy).toBe('Fail');
+      // Customers who chose FailOpen for their limits get the one webhook that ignores failures.
+      expect(w.failurePolicy).toBe(w.name === 'limits-open.licensegate.dev' ? 'Ignore' : 'Fail');
       expect(w.timeoutSeconds).toBeLessThanOrEqual(5);
       expect(Buffer.from(w.clientConfig.caBundle!, 'base64').toString()).toContain('BEGIN CERTIFICATE');
     }

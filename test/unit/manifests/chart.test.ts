@@ -41,12 +41,12 @@ const ADMISSION = ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBindin
 describe('helm lint', () => {
   it('passes with the defaults and with every optional part on', () => {
     expect(helm(['lint', chartDir, '--strict', '--namespace', DEFAULT_NAMESPACE])).toContain('0 chart(s) failed');
-    const everything = ['webhook.enabled=true', 'admission.engine=webhook', 'metrics.serviceMonitor.enabled=true', 'image.digest=sha256:' + 'a'.repeat(64)];
+    const everything = ['webhook.enabled=true', 'admission.engine=webhook', 'metrics.serviceMonitor.enabled=true', 'metrics.prometheusRule.enabled=true', 'image.digest=sha256:' + 'a'.repeat(64)];
     expect(helm(['lint', chartDir, '--strict', ...everything.flatMap((s) => ['--set', s])])).toContain('0 chart(s) failed');
   });
 
   it('rejects values the operator cannot run with', () => {
-    expect(() => template('x', ['admission.engine=webhook'])).toThrow(/webhook\/enabled/);
+    expect(() => template('x', ['admission.engine=webhook', 'webhook.enabled=false'])).toThrow(/webhook\/enabled/);
     expect(() => template('x', ['replicaCount=2', 'leaderElection.enabled=false'])).toThrow(/leaderElection\/enabled/);
     expect(() => template('x', ['serviceAccount.name=Not_A_Name'])).toThrow(/serviceAccount\/name/);
   });
@@ -101,7 +101,7 @@ describe('the chart with its defaults and manifests/', () => {
       expect(Object.fromEntries(c.env.map((e: { name: string; value?: string }) => [e.name, e.value]))).toMatchObject({
         LICENSEGATE_LEADER_ELECTION: 'true',
         LICENSEGATE_INSTALL_ADMISSION_POLICY: 'false',
-        LICENSEGATE_WEBHOOK: 'false',
+        LICENSEGATE_WEBHOOK: 'true',
       });
       expect(d.spec.template.spec.serviceAccountName).toBe('licensegate');
       expect(d.spec.template.spec.automountServiceAccountToken).toBe(true);
@@ -144,9 +144,10 @@ describe('the chart', () => {
     expect(names).toContain('ValidatingAdmissionPolicy//licensegate-protect-owned');
     const webhook = chart.find((o) => o.kind === 'ValidatingWebhookConfiguration')!;
     expect(webhook.metadata.name).toBe(WEBHOOK_CONFIGURATION_NAME);
-    expect(webhook.webhooks.map((w: { name: string }) => w.name)).toEqual(['scale.licensegate.dev', 'workloads.licensegate.dev']);
+    expect(webhook.webhooks.map((w: { name: string }) => w.name)).toEqual(['scale.licensegate.dev', 'limits.licensegate.dev', 'limits-open.licensegate.dev', 'workloads.licensegate.dev']);
     for (const w of webhook.webhooks) {
-      expect(w.clientConfig).toEqual({ service: { namespace: 'lg', name: 'licensegate-webhook', path: '/validate', port: 443 } });
+      const path = w.name.startsWith('limits') ? '/limits' : '/validate';
+      expect(w.clientConfig).toEqual({ service: { namespace: 'lg', name: 'licensegate-webhook', path, port: 443 } });
     }
     expect(names).toContain('Service/lg/licensegate-webhook');
     // The operator keeps the caBundle of the chart's configuration current: get/patch on that one object only.
@@ -180,6 +181,16 @@ describe('the chart', () => {
     expect(monitor.spec.endpoints[0]).toMatchObject({ port: 'http-metrics', path: '/metrics' });
     const deployment = chart.find((o) => o.kind === 'Deployment')!;
     expect(deployment.spec.template.spec.containers[0].image).toBe(`ghcr.io/licensegate/licensegate@${digest}`);
+  });
+
+  it('renders the optional PrometheusRule: near-limit, limit-reached and expiring-soon alerts on the operator\'s gauges', () => {
+    expect(template('lg', []).some((o) => o.kind === 'PrometheusRule')).toBe(false);
+    const rule = template('lg', ['metrics.prometheusRule.enabled=true']).find((o) => o.kind === 'PrometheusRule')!;
+    const rules = rule.spec.groups[0].rules as { alert: string; expr: string; annotations: { summary: string } }[];
+    expect(rules.map((r) => r.alert)).toEqual(['LicenseNearLimit', 'LicenseLimitReached', 'LicenseExpiringSoon']);
+    expect(rules[0]!.expr).toContain('0.8 * max by (license, customer, application, limit) (licensegate_license_limit)');
+    expect(rules[2]!.expr).toContain('7 * 86400');
+    expect(rules[1]!.annotations.summary).toContain('{{ $labels.license }}');
   });
 
   it('has the appVersion of package.json', () => {
