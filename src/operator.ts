@@ -124,10 +124,13 @@ export class Operator {
           return o && typed(o);
         },
       };
-      // Only spec, annotation and deletion changes can change what the sweep does; status churn cannot.
+      // Only spec, annotation and deletion changes can change what the sweep does or what a
+      // customer uses (status.usage, tokens to release, the status ConfigMap); status churn cannot.
       i.on('change', (o, type, old) => {
+        if (type === 'MODIFIED' && !sweepRelevantChange(old, o)) return;
         const namespace = o.metadata?.namespace ?? '';
-        if (this.sweeps.has(namespace) && (type !== 'MODIFIED' || sweepRelevantChange(old, o))) this.queue.add(SWEEP_KEY + namespace);
+        if (this.sweeps.has(namespace)) this.queue.add(SWEEP_KEY + namespace);
+        this.enqueueCustomer(namespaces.get(namespace)?.metadata?.labels?.[CUSTOMER_LABEL]);
       });
       return cache;
     });
