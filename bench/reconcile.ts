@@ -18,16 +18,16 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../src/api/index.js';
 import { installCrds } from '../src/kube/crds.js';
 import { apiError } from '../src/kube/errors.js';
 import { startLocalCluster, type LocalCluster } from '../src/localcluster/index.js';
 import { apiserverRequestMetrics } from './lib/apiserver.js';
 import { parseBenchArgs, type BenchOptions } from './lib/args.js';
-import { APPLICATIONS, CREDENTIALS_SECRET, Fixture, OPERATOR_NAMESPACE, tagOf, type BenchLicense } from './lib/fixtures.js';
+import { APPLICATIONS, CREDENTIALS_SECRET, deploymentObject, Fixture, FOREIGN_NAMESPACE, foreignPodObject, OPERATOR_NAMESPACE, tagOf, type BenchLicense } from './lib/fixtures.js';
 import { diffBy, formatBy, histogram, histogramDelta, histogramQuantile, sum, sumBy, type HistogramData, type Sample } from './lib/metrics.js';
-import { OperatorProcess } from './lib/operator-process.js';
+import { buildOperator, OperatorProcess } from './lib/operator-process.js';
 import { forEachBounded } from './lib/pool.js';
 import { command, cpuSeconds, memory } from './lib/proc.js';
 import { mib, ms, summarize, table } from './lib/stats.js';
@@ -231,11 +231,34 @@ async function createFixture(kc: KubeConfig, fixture: Fixture, options: BenchOpt
   await timed('Customers', fixture.customers.length, () =>
     forEachBounded(fixture.customers, options.createConcurrency, async (name) => void (await create('customers', fixture.customerObject(name)))),
   );
+  // Workloads the operator's caches hold: Deployments in the customer namespaces (created here,
+  // unlabelled, before the operator claims them) and Pods in a namespace no customer owns.
+  const apps = kc.makeApiClient(AppsV1Api);
+  let workloads = 0;
+  if (options.workloads > 0) {
+    await timed('customer namespaces with Deployments', fixture.customers.length, () =>
+      forEachBounded(fixture.customers, options.createConcurrency, async (name) => {
+        await core.createNamespace({ body: { metadata: { name } } });
+        for (let w = 0; w < options.workloads; w++) {
+          await apps.createNamespacedDeployment({ namespace: name, body: deploymentObject(name, `app-${w}`) as V1Deployment });
+        }
+      }),
+    );
+    workloads += fixture.customers.length * options.workloads;
+  }
+  if (options.foreignPods > 0) {
+    await core.createNamespace({ body: { metadata: { name: FOREIGN_NAMESPACE } } });
+    const names = Array.from({ length: options.foreignPods }, (_, i) => `foreign-${i}`);
+    await timed('Pods in a namespace no customer owns', names.length, () =>
+      forEachBounded(names, options.createConcurrency, async (name) => void (await core.createNamespacedPod({ namespace: FOREIGN_NAMESPACE, body: foreignPodObject(name) as V1Pod }))),
+    );
+    workloads += names.length;
+  }
   const licenses = [...fixture.licenses.values()];
   await timed('Licenses', licenses.length, () =>
     forEachBounded(licenses, options.createConcurrency, async (license) => void (await create('licenses', fixture.licenseObject(license)))),
   );
-  const total = APPLICATIONS.length + fixture.customers.length + licenses.length;
+  const total = APPLICATIONS.length + fixture.customers.length + licenses.length + workloads;
   return { timings, total, ms: performance.now() - all };
 }
 
@@ -270,7 +293,8 @@ async function main(): Promise<void> {
   console.log(
     `  customers=${options.customers} licenses=${fixture.licenses.size} applications=${APPLICATIONS.length} edits=${edits} ` +
       `edit-concurrency=${options.editConcurrency} create-concurrency=${options.createConcurrency} resync=${options.resyncSeconds}s ` +
-      `workers=${options.workers ?? 'default'} controller-manager=${options.controllerManager}`,
+      `workers=${options.workers ?? 'default'} controller-manager=${options.controllerManager} ` +
+      `deployments/customer=${options.workloads} foreign-pods=${options.foreignPods} operator=${options.tsx ? 'tsx src/main.ts' : 'node dist/src/main.js'}`,
   );
   console.log(`  node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
@@ -302,9 +326,14 @@ async function main(): Promise<void> {
   cleanups.push({ name: 'watches', fn: () => watch.stop() });
 
   // 3a. Cold start.
+  if (!options.tsx) {
+    say('building dist/ (npm run build): the operator runs as node dist/src/main.js, as in the image');
+    buildOperator(REPO_ROOT);
+  }
   const s0 = await snapshot(kc, pids, undefined);
   const cpuProfileDir = options.operatorCpuProfile === undefined ? undefined : resolve(options.operatorCpuProfile);
   const operator = new OperatorProcess({
+    tsx: options.tsx,
     repoRoot: REPO_ROOT,
     kubeconfigPath: cluster.kubeconfigPath,
     resyncSeconds: options.resyncSeconds,

@@ -23,11 +23,14 @@ import { ApplicationReconciler } from './reconcile/application.js';
 import type { Caches, ObjectCache, WorkloadCache } from './reconcile/caches.js';
 import type { Workload } from './enforcement/sweep.js';
 import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
+import { projectWorkload } from './enforcement/workload-projection.js';
+import { slimObject } from './vocabulary/object-meta.js';
 import { CustomerReconciler } from './reconcile/customer.js';
 import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
 
 const CUSTOMER_KEY = 'customer:';
+const CUSTOMER_INDEX = 'customer';
 const WEBHOOK_KEY = 'webhook:tls';
 
 /** Names the webhook's certificate must carry: the Service's DNS names, or the host of an explicit URL. */
@@ -71,8 +74,9 @@ export class Operator {
     this.metrics = options.metrics ?? new OperatorMetrics();
     this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }) });
 
-    const informer = <T extends ObjectLike>(path: string, labelSelector?: string) => {
-      const i = new Informer<T>(kc, { path, labelSelector, log });
+    // Every cache drops managedFields and last-applied-configuration on ingest; workloads keep only a projection.
+    const informer = <T extends ObjectLike>(path: string, labelSelector?: string, transform: (o: ObjectLike) => ObjectLike = slimObject) => {
+      const i = new Informer<T>(kc, { path, labelSelector, log, transform });
       this.informers.push(i as unknown as Informer<ObjectLike>);
       return i;
     };
@@ -86,22 +90,29 @@ export class Operator {
     const pullSecrets = informer<V1Secret>('/api/v1/secrets', OWNED_SELECTOR);
     const credentialSecrets = informer<V1Secret>(`/api/v1/namespaces/${config.LICENSEGATE_NAMESPACE}/secrets`);
     const workloads = WORKLOAD_RESOURCES.map((w) => {
-      const i = informer<Workload>(w.group === '' ? `/api/v1/${w.resource}` : `/apis/${w.group}/v1/${w.resource}`);
-      // Lists don't carry kind/apiVersion per item; the sweep needs them to patch.
+      // Lists don't carry kind/apiVersion per item; the projection sets them (the sweep needs them to patch).
       const apiVersion = w.group === '' ? 'v1' : `${w.group}/v1`;
-      const typed = (o: Workload): Workload => ({ ...o, apiVersion, kind: w.kind });
-      const cache: WorkloadCache = {
-        list: () => i.list().map(typed),
-        inNamespace: (namespace) => i.list().filter((o) => o.metadata?.namespace === namespace).map(typed),
-        get: (name, ns) => {
-          const o = i.get(name, ns);
-          return o && typed(o);
-        },
-      };
+      const path = w.group === '' ? `/api/v1/${w.resource}` : `/apis/${w.group}/v1/${w.resource}`;
+      const i = informer<Workload>(path, undefined, (o) => projectWorkload(o as Record<string, unknown>, apiVersion, w.kind) as ObjectLike);
+      const cache: WorkloadCache = { list: () => i.list(), inNamespace: (namespace) => i.inNamespace(namespace), get: (name, ns) => i.get(name, ns) };
       i.on('change', (o) => this.enqueueCustomer(namespaces.get(o.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
       return cache;
     });
-    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, credentialSecrets, ledgers, workloads };
+    // Reconciles read one customer's objects through these indexes, not by scanning every object.
+    const byCustomer = <T extends ObjectLike>(i: Informer<T>, keyOf: (o: T) => string | undefined) =>
+      Object.assign(i.addIndex(CUSTOMER_INDEX, keyOf), { ofCustomer: (customer: string) => i.byIndex(CUSTOMER_INDEX, customer) });
+    const customerLabel = (o: { metadata?: { labels?: Record<string, string> } }) => o.metadata?.labels?.[CUSTOMER_LABEL];
+    this.caches = {
+      applications,
+      customers,
+      licenses: byCustomer(licenses, (l) => l.spec?.customer),
+      namespaces: byCustomer(namespaces, customerLabel),
+      versionPolicies: byCustomer(versionPolicies, customerLabel),
+      pullSecrets: byCustomer(pullSecrets, customerLabel),
+      credentialSecrets,
+      ledgers,
+      workloads,
+    };
     ledgers.on('change', (l) => this.enqueueCustomer(l.spec?.customer));
 
     // Watch events only enqueue keys; reconciles re-read the caches.
