@@ -18,7 +18,8 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { reuseConnections } from '../src/kube/connections.js';
 import { GROUP, VERSION } from '../src/api/index.js';
 import { installCrds } from '../src/kube/crds.js';
 import { apiError } from '../src/kube/errors.js';
@@ -551,6 +552,20 @@ async function main(): Promise<void> {
   console.log(`operator /metrics scrape: p50 ${ms(scrapes.p50)} max ${ms(scrapes.max)} (${scrapes.n} scrapes); operator log lines: ${formatBy(operator.levelCounts)}`);
   for (const problem of operator.problems.slice(0, 5)) console.log(`  operator ${problem}`);
 
+  // The API server's own write floor, in the same run: a plain client (kept-alive connections,
+  // as the operator's) applying objects at the operator's concurrency, with the operator stopped.
+  say('stopping the operator; measuring the API server\'s write floor');
+  await operator.stop();
+  const floorWrites = Math.min(coldWriteTotal, 5000);
+  const floor = await writeFloor(kc, floorWrites, options.workers ?? DEFAULT_WORKERS);
+  const floorMsForCold = (floor.ms / floor.writes) * coldWriteTotal;
+  const coldMs = convergedAt - operator.spawnedAt;
+  console.log(
+    `write floor: ${floor.writes} server-side applies of 2 KiB ConfigMaps, ${options.workers ?? DEFAULT_WORKERS} in flight: ${ms(floor.ms)} ` +
+      `(${((floor.writes / floor.ms) * 1000).toFixed(0)}/s) → ${ms(floorMsForCold)} for the operator's ${coldWriteTotal} cold-start writes; ` +
+      `cold convergence took ${(coldMs / floorMsForCold).toFixed(2)}× that`,
+  );
+
   line('SUMMARY');
   console.log(
     table([
@@ -560,6 +575,7 @@ async function main(): Promise<void> {
       ['cold start: spawn → converged', ms(convergedAt - operator.spawnedAt)],
       ['cold start: spawn → operator idle', ms(idle.at - operator.spawnedAt)],
       ['cold start writes (per customer)', `${coldWriteTotal} (${(coldWriteTotal / n).toFixed(2)})`],
+      ['cold start vs plain-client write floor', `${ms(coldMs)} vs ${ms(floorMsForCold)} (${(coldMs / floorMsForCold).toFixed(2)}×)`],
       ['customer reconcile mean (whole run)', ms((custHist.sum / Math.max(1, custHist.count)) * 1000)],
       ['edit latency p50 / p90 / p99 / max', `${ms(edit.p50)} / ${ms(edit.p90)} / ${ms(edit.p99)} / ${ms(edit.max)} (n=${edit.n})`],
       ['writes per no-op resync', `${resyncWrites} (${resyncReconciles} reconciles)`],
@@ -573,9 +589,27 @@ async function main(): Promise<void> {
   );
   if (resyncWrites !== 0) console.log(`\nWARNING: a no-op resync wrote ${resyncWrites} times (${resyncWriteKinds})`);
 
-  say('stopping operator and control plane');
-  await operator.stop();
+  say('stopping the control plane');
   if (cpuProfileDir) console.log(`operator CPU profile(s): ${readdirSync(cpuProfileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(cpuProfileDir, f)).join(', ')}`);
+}
+
+/** The operator's default LICENSEGATE_WORKERS (src/config.ts). */
+const DEFAULT_WORKERS = 4;
+
+/** `count` server-side applies of new 2 KiB ConfigMaps, `concurrency` in flight: how fast this API server takes writes. */
+async function writeFloor(admin: KubeConfig, count: number, concurrency: number): Promise<{ writes: number; ms: number }> {
+  const kc = reuseConnections(new KubeConfig());
+  kc.loadFromString(admin.exportConfig());
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  const namespace = 'bench-write-floor';
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  const payload = 'x'.repeat(2048);
+  const names = Array.from({ length: count }, (_, i) => `floor-${i}`);
+  const started = performance.now();
+  await forEachBounded(names, concurrency, async (name) => {
+    await client.patch({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { payload } }, undefined, undefined, 'bench-floor', true, PatchStrategy.ServerSideApply);
+  });
+  return { writes: count, ms: performance.now() - started };
 }
 
 function writeGroups(samples: Sample[]): Map<string, number> {

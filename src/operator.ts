@@ -16,6 +16,7 @@ import { applyObjects, FIELD_MANAGER } from './kube/apply.js';
 import { reuseConnections } from './kube/connections.js';
 import { apiError } from './kube/errors.js';
 import { Informer, type ObjectLike } from './kube/informer.js';
+import { createInterner } from './kube/intern.js';
 import { LeaderElector } from './kube/leader.js';
 import { KubeWriter } from './kube/writer.js';
 import { OperatorMetrics } from './metrics.js';
@@ -74,9 +75,11 @@ export class Operator {
     this.metrics = options.metrics ?? new OperatorMetrics();
     this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }) });
 
-    // Every cache drops managedFields and last-applied-configuration on ingest; workloads keep only a projection.
+    // Every cache drops managedFields and last-applied-configuration on ingest; workloads keep only a
+    // projection; equal strings (tags, digests, reasons, labels) are shared across objects.
+    const intern = createInterner();
     const informer = <T extends ObjectLike>(path: string, labelSelector?: string, transform: (o: ObjectLike) => ObjectLike = slimObject) => {
-      const i = new Informer<T>(kc, { path, labelSelector, log, transform });
+      const i = new Informer<T>(kc, { path, labelSelector, log, transform: (o) => intern(transform(o)) });
       this.informers.push(i as unknown as Informer<ObjectLike>);
       return i;
     };

@@ -20,6 +20,14 @@ export interface OperatorProcessOptions {
   tsx?: boolean;
 }
 
+/**
+ * Node flags the image runs the operator with (Dockerfile CMD; keep the two in step): a young
+ * generation of 2 MiB semi-spaces instead of up to 16 MiB (the caches are long-lived objects; a
+ * large nursery only adds RSS: 265 → 202 MiB at 1,000 customers), and --optimize-for-size
+ * (202 → 156 MiB, for about a third more operator CPU).
+ */
+export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=2', '--optimize-for-size'];
+
 /** Compiles src/ into dist/ (npm run build), so the benchmark runs what the image runs. */
 export function buildOperator(repoRoot: string): void {
   execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.build.json')], { cwd: repoRoot, stdio: 'inherit' });
@@ -68,7 +76,7 @@ export class OperatorProcess {
   constructor(options: OperatorProcessOptions) {
     this.spawnedAt = performance.now();
     const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-    const entry = options.tsx ? ['--import', 'tsx', join(options.repoRoot, 'src', 'main.ts')] : [join(options.repoRoot, 'dist', 'src', 'main.js')];
+    const entry = options.tsx ? ['--import', 'tsx', join(options.repoRoot, 'src', 'main.ts')] : [...OPERATOR_NODE_FLAGS, join(options.repoRoot, 'dist', 'src', 'main.js')];
     this.child = spawn(process.execPath, [...profile, ...entry], {
       cwd: options.repoRoot,
       env: {
