@@ -18,6 +18,8 @@ export interface OperatorProcessOptions {
   cpuProfileDir?: string | undefined;
   /** Run the TypeScript sources under tsx instead of the built dist/ (see {@link buildOperator}). */
   tsx?: boolean;
+  /** More environment for the operator (its configuration). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -87,6 +89,7 @@ export class OperatorProcess {
         LOG_LEVEL: 'info',
         LICENSEGATE_RESYNC_SECONDS: String(options.resyncSeconds),
         ...(options.workers === undefined ? {} : { LICENSEGATE_WORKERS: String(options.workers) }),
+        ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
