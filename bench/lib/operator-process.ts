@@ -78,7 +78,9 @@ export class OperatorProcess {
   constructor(options: OperatorProcessOptions) {
     this.spawnedAt = performance.now();
     const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-    const entry = options.tsx ? ['--import', 'tsx', join(options.repoRoot, 'src', 'main.ts')] : [...OPERATOR_NODE_FLAGS, join(options.repoRoot, 'dist', 'src', 'main.js')];
+    // BENCH_OPERATOR_NODE_FLAGS (space-separated, may be empty) replaces the image's flags, to measure what they cost.
+    const flags = process.env.BENCH_OPERATOR_NODE_FLAGS?.split(' ').filter(Boolean) ?? OPERATOR_NODE_FLAGS;
+    const entry = options.tsx ? ['--import', 'tsx', join(options.repoRoot, 'src', 'main.ts')] : [...flags, join(options.repoRoot, 'dist', 'src', 'main.js')];
     this.child = spawn(process.execPath, [...profile, ...entry], {
       cwd: options.repoRoot,
       env: {
