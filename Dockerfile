@@ -27,9 +27,11 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
-# The CLI on PATH; its entry point is dist/src/cli/main.js (package.json "bin").
+# The CLI on PATH, also as a kubectl plugin; its entry point is dist/src/cli/main.js (package.json
+# "bin"). `licensegate activation-server` runs the vendor's activation endpoint from this image.
 RUN printf '#!/bin/sh\nexec node /app/dist/src/cli/main.js "$@"\n' > /usr/local/bin/licensegate \
- && chmod 0755 /usr/local/bin/licensegate
+ && chmod 0755 /usr/local/bin/licensegate \
+ && ln -s licensegate /usr/local/bin/kubectl-licensegate
 # The node image's `node` user, numerically, so that runAsNonRoot can verify it.
 USER 1000:1000
 # 8080: /metrics, /healthz, /readyz; 9443: the admission webhook (HTTPS).

@@ -31,6 +31,16 @@ export const configSchema = z.object({
   LICENSEGATE_WEBHOOK_SERVICE: z.string().min(1).default('licensegate-webhook'),
   /** An explicit URL for the API server to call instead of the Service (an operator running outside the cluster). */
   LICENSEGATE_WEBHOOK_URL: z.url({ protocol: /^https$/ }).optional(),
+  /** Comma-separated hosts of the registry gate's self-issued certificate; empty: the install brings the gate's TLS. */
+  LICENSEGATE_GATE_TLS_HOSTS: z.string().default('').transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean)),
+  /**
+   * Vendor public keys that signed licenses are verified with: a PEM bundle file, or a directory
+   * of them (*.pem, *.pub; the chart mounts `signing.publicKeys` there). Unset: no key is trusted,
+   * so every signed license is Invalid (UnknownSigningKey).
+   */
+  LICENSEGATE_SIGNING_PUBLIC_KEYS: z.string().min(1).optional(),
+  /** Accept only vendor-signed licenses: unsigned ones are Invalid (SignatureRequired) and grant nothing. */
+  LICENSEGATE_SIGNING_REQUIRED: boolean.default(false),
   LICENSEGATE_WORKERS: z.coerce.number().int().min(1).max(64).default(4),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -3,7 +3,7 @@
  * leader's workers reconcile them. Standbys keep warm caches and take over when the lease
  * frees up.
  */
-import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
+import { AuthenticationV1Api, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, VERSION, VERSION_POLICY_NAME, type Application, type Customer, type Ledger, type License, type VersionPolicy } from './api/index.js';
 import type { OperatorConfig } from './config.js';
@@ -27,12 +27,19 @@ import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { projectWorkload } from './enforcement/workload-projection.js';
 import { slimObject } from './vocabulary/object-meta.js';
 import { CustomerReconciler } from './reconcile/customer.js';
+import { GateCredentialsReconciler } from './reconcile/gatecredentials.js';
+import { GATE_TLS_SECRET, reconcileGateTls } from './reconcile/gatetls.js';
+import { readPublicKeys } from './keys.js';
 import { WorkQueue } from './reconcile/queue.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
+import { DEFAULT_SERVICE_ACCOUNT } from './render/serviceaccount.js';
 
 const CUSTOMER_KEY = 'customer:';
 const CUSTOMER_INDEX = 'customer';
 const WEBHOOK_KEY = 'webhook:tls';
+/** One key for all gate credentials: a pass over the licenses is cheap and writes only what is missing. */
+const GATE_CREDENTIALS_KEY = 'gate:credentials';
+const GATE_TLS_KEY = 'gate:tls';
 
 /** Names the webhook's certificate must carry: the Service's DNS names, or the host of an explicit URL. */
 function webhookHosts(config: OperatorConfig): string[] {
@@ -61,6 +68,7 @@ export class Operator {
   private readonly elector: LeaderElector | undefined;
   private readonly customers: CustomerReconciler;
   private readonly applications: ApplicationReconciler;
+  private readonly gateCredentials: GateCredentialsReconciler;
   private leading = false;
   private ownUsername: string | undefined;
   private webhook: WebhookServer | undefined;
@@ -92,6 +100,8 @@ export class Operator {
     const ledgers = informer<Ledger>(crd('ledgers'));
     const pullSecrets = informer<V1Secret>('/api/v1/secrets', OWNED_SELECTOR);
     const credentialSecrets = informer<V1Secret>(`/api/v1/namespaces/${config.LICENSEGATE_NAMESPACE}/secrets`);
+    const serviceAccounts = new Informer<V1ServiceAccount>(kc, { path: '/api/v1/serviceaccounts', fieldSelector: `metadata.name=${DEFAULT_SERVICE_ACCOUNT}`, log, transform: (o) => intern(slimObject(o)) });
+    this.informers.push(serviceAccounts as unknown as Informer<ObjectLike>);
     const workloads = WORKLOAD_RESOURCES.map((w) => {
       // Lists don't carry kind/apiVersion per item; the projection sets them (the sweep needs them to patch).
       const apiVersion = w.group === '' ? 'v1' : `${w.group}/v1`;
@@ -113,9 +123,12 @@ export class Operator {
       versionPolicies: byCustomer(versionPolicies, customerLabel),
       pullSecrets: byCustomer(pullSecrets, customerLabel),
       credentialSecrets,
+      serviceAccounts,
       ledgers,
       workloads,
     };
+    // A customer namespace's default ServiceAccount appears after the namespace (the ServiceAccount controller makes it).
+    serviceAccounts.on('change', (sa) => this.enqueueCustomer(namespaces.get(sa.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
     ledgers.on('change', (l) => this.enqueueCustomer(l.spec?.customer));
 
     // Watch events only enqueue keys; reconciles re-read the caches.
@@ -132,6 +145,10 @@ export class Operator {
       owned.on('change', (o) => this.enqueueCustomer(o.metadata?.labels?.[CUSTOMER_LABEL]));
     }
     credentialSecrets.on('change', (secret) => {
+      if (secret.metadata?.name === GATE_TLS_SECRET) {
+        if (this.leading && config.LICENSEGATE_GATE_TLS_HOSTS.length > 0) this.queue.add(GATE_TLS_KEY);
+        return;
+      }
       if (secret.metadata?.name === WEBHOOK_TLS_SECRET) {
         if (this.leading) this.queue.add(WEBHOOK_KEY);
         void this.syncWebhookServer().catch((error: unknown) => log.error({ err: error }, 'webhook server failed'));
@@ -148,6 +165,11 @@ export class Operator {
       operatorNamespace: config.LICENSEGATE_NAMESPACE,
       clock,
       sweep: { workloads: this.caches.workloads, dryRun: config.LICENSEGATE_ENFORCEMENT_DRY_RUN, reported: new Set() },
+      // Keys are read once, here: a bad key file stops the operator at start with its message.
+      signing: {
+        keys: config.LICENSEGATE_SIGNING_PUBLIC_KEYS ? readPublicKeys(config.LICENSEGATE_SIGNING_PUBLIC_KEYS) : new Map(),
+        required: config.LICENSEGATE_SIGNING_REQUIRED,
+      },
       onPlanned: (_customer, plan, licensesOfCustomer) => {
         for (const license of licensesOfCustomer) {
           const e = plan.evaluations.get(license.metadata.name);
@@ -156,13 +178,25 @@ export class Operator {
       },
     });
     this.applications = new ApplicationReconciler({ caches: this.caches, writer: this.writer, clock });
+    this.gateCredentials = new GateCredentialsReconciler({
+      kc,
+      caches: this.caches,
+      namespace: config.LICENSEGATE_NAMESPACE,
+      log,
+      onWrite: (verb) => this.metrics.writes.inc({ verb, kind: 'Secret' }),
+    });
+    for (const source of [licenses, applications, credentialSecrets] as unknown as Informer<ObjectLike>[]) {
+      source.on('change', () => {
+        if (this.leading) this.queue.add(GATE_CREDENTIALS_KEY);
+      });
+    }
 
     this.queue = new WorkQueue({
       concurrency: config.LICENSEGATE_WORKERS,
       log,
       handler: (key) => this.reconcile(key),
       onProcessed: (key, ms, outcome) => {
-        const controller = key.startsWith(CUSTOMER_KEY) ? 'customer' : 'application';
+        const controller = key.startsWith(CUSTOMER_KEY) ? 'customer' : key.startsWith('gate:') ? key : 'application';
         this.metrics.reconciles.inc({ controller, outcome });
         this.metrics.reconcileSeconds.observe({ controller }, ms / 1000);
         this.metrics.queueDepth.set(this.queue.length);
@@ -301,6 +335,8 @@ export class Operator {
   /** Everything the operator knows about, including customers only named by licenses or labels. */
   private resyncAll(): void {
     for (const app of this.caches.applications.list()) this.queue.add(APPLICATION_KEY + app.metadata.name);
+    this.queue.add(GATE_CREDENTIALS_KEY);
+    if (this.options.config.LICENSEGATE_GATE_TLS_HOSTS.length > 0) this.queue.add(GATE_TLS_KEY);
     this.enqueueAllCustomers();
   }
 
@@ -346,6 +382,11 @@ export class Operator {
     try {
       if (key.startsWith(CUSTOMER_KEY)) return await this.customers.reconcile(key.slice(CUSTOMER_KEY.length));
       if (key === WEBHOOK_KEY) return await this.reconcileWebhook();
+      if (key === GATE_CREDENTIALS_KEY) return await this.gateCredentials.reconcile();
+      if (key === GATE_TLS_KEY) {
+        const { config, log } = this.options;
+        return await reconcileGateTls({ writer: this.writer, log, namespace: config.LICENSEGATE_NAMESPACE, hosts: config.LICENSEGATE_GATE_TLS_HOSTS, secrets: this.caches.credentialSecrets, clock: this.options.clock ?? (() => new Date()) });
+      }
       return await this.applications.reconcile(key.slice(APPLICATION_KEY.length));
     } catch (error) {
       // The queue logs and retries; an API error is worth its status line, not its headers.

@@ -46,10 +46,30 @@ async function prepareAndRun(cluster: LocalCluster): Promise<void> {
   ${kubectl} -n globex-prod create deployment api --image=registry.acme.example/analytics/api:v2.5.0   # refused: 2.5.0 is revoked
   ${kubectl} -n globex-prod create deployment api --image=registry.acme.example/analytics/api:v2.6.0   # admitted
 Stop with Ctrl-C (the control plane stops with it).`);
+  if (process.env.LICENSEGATE_GATE_LISTEN) await startLocalGate(kc, process.env.LICENSEGATE_GATE_LISTEN);
   process.env.LICENSEGATE_HTTP_PORT ??= '0';
   process.env.LICENSEGATE_INSTALL_ADMISSION_POLICY ??= 'true';
   process.env.LICENSEGATE_LEADER_ELECTION ??= 'false';
   await runOperator(operatorKc, () => cluster.stop());
+}
+
+/**
+ * LICENSEGATE_GATE_LISTEN=127.0.0.1:5000 npm start also runs the registry gate, plain HTTP on
+ * loopback (LICENSEGATE_GATE_UPSTREAM_PLAIN_HTTP: upstream hosts without TLS, comma-separated).
+ */
+async function startLocalGate(kc: KubeConfig, listen: string): Promise<void> {
+  const [{ parseListen }, { startGate }, { createLogger }] = await Promise.all([import('./cli/commands/gate.js'), import('./gate/run.js'), import('./logger.js')]);
+  const { host, port } = parseListen(listen);
+  if (!['127.0.0.1', '::1', 'localhost'].includes(host)) throw new Error(`LICENSEGATE_GATE_LISTEN=${listen}: npm start serves the gate over plain HTTP, so only on a loopback address`);
+  const gate = await startGate({
+    kc,
+    namespace: 'licensegate-system',
+    host,
+    port,
+    plainHttpUpstreams: (process.env.LICENSEGATE_GATE_UPSTREAM_PLAIN_HTTP ?? '').split(',').filter(Boolean),
+    log: createLogger(process.env.LOG_LEVEL ?? 'info', 'licensegate-gate'),
+  });
+  console.error(`licensegate: registry gate serving on http://${host}:${gate.port} (Applications opt in with spec.registry.gate.host)`);
 }
 
 main().catch((error: unknown) => {

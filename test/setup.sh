@@ -2,6 +2,9 @@
 # Everything the test suite needs beyond node_modules, installed only when missing (so a
 # second run costs a second): Debian's registry and skopeo for the pull-secret tests, helm,
 # and the control-plane binaries (both built from Go modules into a cache outside the repo).
+# As root on Linux (unless LICENSEGATE_E2E=0) also what the end-to-end suite's node needs:
+# containerd, runc, CNI plugins, iptables, busybox-static (test images), buildah and debootstrap
+# (the operator image), and kube-scheduler, kubelet and kube-proxy.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -9,6 +12,17 @@ missing=()
 command -v registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+node=0
+if [ "$(uname -s)" = Linux ] && [ "$(id -u)" -eq 0 ] && [ "${LICENSEGATE_E2E:-}" != "0" ] && [ "${LICENSEGATE_TEST_USE_KUBECONFIG:-}" != "1" ]; then
+  node=1
+  [ -x /usr/bin/containerd ] || missing+=(containerd)
+  [ -x /usr/sbin/runc ] || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+  [ -x /bin/busybox ] || missing+=(busybox-static)
+  [ -x /usr/bin/buildah ] || missing+=(buildah)
+  [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test setup: please install ${missing[*]} (Debian packages), e.g. sudo apt-get install -y ${missing[*]}" >&2
@@ -26,5 +40,9 @@ if [ -z "${HELM_BIN:-}" ]; then
 fi
 
 if [ -z "${KUBEBUILDER_ASSETS:-}" ] && [ "${LICENSEGATE_TEST_USE_KUBECONFIG:-}" != "1" ]; then
-  bash test/controlplane/build-binaries.sh >/dev/null
+  if [ "$node" = 1 ]; then
+    bash test/controlplane/build-binaries.sh --node >/dev/null
+  else
+    bash test/controlplane/build-binaries.sh >/dev/null
+  fi
 fi

@@ -4,6 +4,7 @@ import {
   conditions,
   digestString,
   imageRepository,
+  patternString,
   secretReference,
   semverString,
   withRules,
@@ -23,9 +24,28 @@ export const applicationRelease = z.object({
 });
 export type ApplicationRelease = z.infer<typeof applicationRelease>;
 
+/** A gate host: a DNS name or IP, with an optional port (what image references and docker configs name). */
+export const GATE_HOST_PATTERN = '^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?$';
+
+/**
+ * The registry gate in front of spec.registry.server. With it, customer pull secrets carry
+ * per-license gate credentials for this host instead of the vendor's upstream credentials,
+ * and the gate maps <host>/<path> to <registry.server>/<path>.
+ */
+export const registryGate = z
+  .object({
+    host: patternString(GATE_HOST_PATTERN, 'must be a registry host such as gate.vendor.example or 127.0.0.1:5443 (no scheme, no path)', 255).describe(
+      'Host customers pull from, e.g. gate.vendor.example: the licensegate gate serving this application.',
+    ),
+  })
+  .describe(
+    'Pull through the licensegate registry gate: each License gets its own credentials, valid only for the versions it grants and only while it is active.',
+  );
+export type RegistryGate = z.infer<typeof registryGate>;
+
 // Digest keys must be repositories of spec.images; CEL cannot afford that check across the
 // whole catalogue, so the Application's Ready condition reports it instead.
-export const applicationSpec = z.object({
+export const applicationSpec = withRules(z.object({
     displayName: z.string().max(256).optional().describe('Human-readable name of the application.'),
     images: z
       .array(imageRepository)
@@ -53,9 +73,16 @@ export const applicationSpec = z.object({
           .max(255)
           .describe('Registry host the pull secret authenticates against, e.g. registry.example.com or localhost:5000.'),
         credentialsSecret: secretReference.describe('Default pull credentials for this application\'s images.'),
+        gate: registryGate.optional(),
       })
       .optional()
       .describe('Default registry credentials written into customer namespaces as a pull secret; a License may override them.'),
+  }), {
+    // Pods pull what spec.images names; with a gate they must name the gate, or the pull secret
+    // (which then holds only gate credentials) would not match them.
+    rule: '!has(self.registry) || !has(self.registry.gate) || self.images.all(i, i.startsWith(self.registry.gate.host + "/"))',
+    message: 'with spec.registry.gate, every image must be named at the gate host (e.g. gate.vendor.example/acme/api), so pods pull through the gate',
+    fieldPath: '.images',
   });
 export type ApplicationSpec = z.infer<typeof applicationSpec>;
 

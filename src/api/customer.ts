@@ -28,6 +28,12 @@ export const customerSpec = z.object({
   ).describe(
     'Namespaces the customer deploys into (default: [metadata.name]). Created when missing and labelled licensegate.dev/customer=<name>.',
   ),
+  onPremises: z
+    .boolean()
+    .optional()
+    .describe(
+      'The customer runs the application in a cluster of its own, with vendor-signed licenses (licensegate sign, or online activation). This cluster then only keeps its Licenses (their phases, activation keys): no namespace is created or labelled for it, no VersionPolicy or pull secret is written.',
+    ),
   enforcement: z
     .object({
       admission: z
@@ -41,6 +47,13 @@ export const customerSpec = z.object({
     })
     .default({ admission: 'Deny', onViolation: 'ScaleToZero' })
     .describe('How licenses are enforced in this customer\'s namespaces.'),
+  // Optional rather than defaulted, so that Customers written in code need not name it; absent means true.
+  addPullSecretsToDefaultServiceAccount: z
+    .boolean()
+    .optional()
+    .describe(
+      'Default true: add the pull Secrets the operator writes to the imagePullSecrets of the default ServiceAccount in each of this customer\'s namespaces (and remove them when they go), so pods that name no pull Secret still pull granted versions. Entries others added are left alone. false: workloads name the Secrets themselves, and entries the operator added are removed.',
+    ),
 });
 export type CustomerSpec = z.infer<typeof customerSpec>;
 
@@ -74,6 +87,13 @@ export const customerDefinition: ResourceDefinition = {
   description: 'A customer of the vendor: the namespaces it deploys into and how its licenses are enforced there.',
   spec: customerSpec,
   status: customerStatus,
+  objectRules: [
+    {
+      rule: '!has(self.spec.onPremises) || !self.spec.onPremises || !has(self.spec.namespaces)',
+      message: 'an on-premises customer has no namespaces in this cluster: remove spec.namespaces, or spec.onPremises',
+      fieldPath: '.spec.namespaces',
+    },
+  ],
   printerColumns: [
     { name: 'Display Name', type: 'string', jsonPath: '.spec.displayName' },
     { name: 'Namespaces', type: 'string', jsonPath: '.status.namespaces' },

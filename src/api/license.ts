@@ -119,11 +119,13 @@ export const licenseSpec = withRules(
     registryCredentialsSecret: secretReference
       .optional()
       .describe('Pull credentials for this license, overriding the application\'s spec.registry.credentialsSecret.'),
-    signedKey: z
+    signature: z
       .string()
       .max(65536)
       .optional()
-      .describe('The vendor-signed (Ed25519, compact JWS) form of this license, for offline verification on air-gapped clusters.'),
+      .describe(
+        'The vendor-signed form of this license (compact JWS, EdDSA/Ed25519, made by licensegate sign): its payload holds the license name, this spec without the signature, a sequence, the issue time, the key id and optionally the cluster it is bound to. When set, the operator judges the license by it: a spec that differs, an unknown key, a bad signature, another cluster or an older sequence make the license Invalid.',
+      ),
   }),
   {
     rule: '!has(self.notBefore) || !has(self.expiresAt) || timestamp(self.expiresAt) > timestamp(self.notBefore)',

@@ -12,7 +12,19 @@ export function buildProgram(): Command {
     .description('Entitlement-gated deployments: sign, verify, activate and inspect licenses; run the registry gate.')
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Exit codes:
+  ${ExitCode.Ok}  done; the license checked or activated is valid and Active
+  ${ExitCode.Failure}  the license is not valid or not Active (the reason is printed)
+  ${ExitCode.Usage}  the command line or an input file is wrong: fix it and run again
+  ${ExitCode.Unavailable}  the cluster or a server could not be reached or refused the request
+
+The cluster is the current context of KUBECONFIG (else ~/.kube/config), as for kubectl.
+From a checkout: npm run -s licensegate -- ARGS`,
+    );
   for (const register of commands) register(program);
   return program;
 }

@@ -20,6 +20,9 @@ import type { Logger } from 'pino';
 /** What happened to an object. A periodic resync re-announces cached objects as MODIFIED. */
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
+/** What the informer needs of a KubeConfig: where the API server is, and credentials per request. */
+export type ApiServerAccess = Pick<KubeConfig, 'getCurrentCluster' | 'applyToHTTPSOptions'>;
+
 /** Called for every change; exceptions are caught and logged, never propagated. */
 export type ChangeListener<T> = (obj: T, type: ChangeType) => void;
 
@@ -166,7 +169,7 @@ export class Informer<T extends ObjectLike> {
   private resyncTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    private readonly kc: KubeConfig,
+    private readonly kc: ApiServerAccess,
     options: InformerOptions,
   ) {
     this.options = {

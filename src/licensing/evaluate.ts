@@ -5,6 +5,7 @@
 import { licenseSpec, type Application, type License, type LicensePhase } from '../api/index.js';
 import { DAY_MS, parseDuration } from './duration.js';
 import { Reason } from './reasons.js';
+import type { SignatureVerdict } from './signature.js';
 import { resolveVersions } from './versions.js';
 
 /** Expiring-soon thresholds, in days before the effective expiry, widest first. */
@@ -29,6 +30,12 @@ export interface LicenseContext {
   earlierTrial: string | undefined;
   /** Phase of each license named in spec.requires; undefined when it does not exist. */
   requiredPhases: Record<string, LicensePhase | undefined>;
+  /**
+   * The License's signature, judged once by the caller (checkLicenseSignature): a refused
+   * signature makes the license Invalid whatever its spec says. Undefined means unsigned and
+   * not required.
+   */
+  signature?: SignatureVerdict;
 }
 
 /** The result of evaluating a License. */
@@ -81,6 +88,8 @@ export function evaluateLicense(license: License, ctx: LicenseContext): LicenseE
   }
   const spec = parsed.data;
   const now = ctx.now.getTime();
+  // A tampered, foreign, rolled-back or (when required) unsigned license grants nothing.
+  if (ctx.signature?.state === 'Refused') return { ...nothing, ...invalid(ctx.signature.reason, ctx.signature.message) };
 
   const structural = checkReferences(license, ctx);
   if (structural) return { ...nothing, ...structural };

@@ -2,7 +2,10 @@
  * Reasons that License conditions, Events and logs carry. Tests import these rather than
  * repeating the strings.
  */
+import { SignatureReason } from './signature.js';
+
 export const Reason = {
+  ...SignatureReason,
   Active: 'Active',
   Suspended: 'Suspended',
   NotYetValid: 'NotYetValid',

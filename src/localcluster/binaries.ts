@@ -18,6 +18,10 @@ export interface ControlPlaneBinaries {
   kubeApiserver: string;
   /** Present only when it was asked for. */
   kubeControllerManager?: string;
+  /** The node's executables: present only when `node` was asked for. */
+  kubeScheduler?: string;
+  kubelet?: string;
+  kubeProxy?: string;
 }
 
 /** Which binary names to look for; the names are the ones setup-envtest and the build script use. */
@@ -25,6 +29,9 @@ const NAMES = {
   etcd: 'etcd',
   kubeApiserver: 'kube-apiserver',
   kubeControllerManager: 'kube-controller-manager',
+  kubeScheduler: 'kube-scheduler',
+  kubelet: 'kubelet',
+  kubeProxy: 'kube-proxy',
 } as const;
 type BinaryKey = keyof typeof NAMES;
 
@@ -78,10 +85,12 @@ export function binaryCacheDir(versions: ControlPlaneVersions, env: NodeJS.Proce
 export interface ResolveBinariesOptions {
   /** Whether kube-controller-manager is needed (it is not built or looked up otherwise). */
   controllerManager: boolean;
+  /** Whether kube-scheduler, kubelet and kube-proxy are needed (built with `build-binaries.sh --node`). */
+  node?: boolean;
   env?: NodeJS.ProcessEnv;
   repoRoot?: string;
   /** Builds the missing binaries and returns the directory holding them; defaults to {@link buildBinaries}. */
-  build?: (repoRoot: string, cacheDir: string, env: NodeJS.ProcessEnv) => Promise<string>;
+  build?: (repoRoot: string, cacheDir: string, env: NodeJS.ProcessEnv, node?: boolean) => Promise<string>;
 }
 
 /**
@@ -95,6 +104,7 @@ export async function resolveBinaries(options: ResolveBinariesOptions): Promise<
   const env = options.env ?? process.env;
   const wanted: BinaryKey[] = ['etcd', 'kubeApiserver'];
   if (options.controllerManager) wanted.push('kubeControllerManager');
+  if (options.node) wanted.push('kubeScheduler', 'kubelet', 'kubeProxy');
   const found: Partial<Record<BinaryKey, string>> = {};
 
   const assets = env['KUBEBUILDER_ASSETS'];
@@ -102,7 +112,7 @@ export async function resolveBinaries(options: ResolveBinariesOptions): Promise<
     for (const key of wanted) {
       const path = join(assets, NAMES[key]);
       if (isExecutable(path)) found[key] = path;
-      else if (key !== 'kubeControllerManager') {
+      else if (key === 'etcd' || key === 'kubeApiserver') {
         throw new Error(`KUBEBUILDER_ASSETS=${assets} has no executable ${NAMES[key]}; point it at a setup-envtest directory or unset it`);
       }
     }
@@ -114,7 +124,7 @@ export async function resolveBinaries(options: ResolveBinariesOptions): Promise<
     const cacheDir = binaryCacheDir(readControlPlaneVersions(repoRoot), env);
     takeFrom(cacheDir, missing(), found);
     if (missing().length > 0) {
-      const builtDir = await (options.build ?? buildBinaries)(repoRoot, cacheDir, env);
+      const builtDir = await (options.build ?? buildBinaries)(repoRoot, cacheDir, env, options.node ?? false);
       takeFrom(builtDir, missing(), found);
       const still = missing();
       if (still.length > 0) {
@@ -124,7 +134,9 @@ export async function resolveBinaries(options: ResolveBinariesOptions): Promise<
   }
 
   const result: ControlPlaneBinaries = { etcd: found.etcd!, kubeApiserver: found.kubeApiserver! };
-  if (found.kubeControllerManager) result.kubeControllerManager = found.kubeControllerManager;
+  for (const key of ['kubeControllerManager', 'kubeScheduler', 'kubelet', 'kubeProxy'] as const) {
+    if (found[key]) result[key] = found[key];
+  }
   return result;
 }
 
@@ -148,7 +160,7 @@ function isExecutable(path: string): boolean {
  * Runs `test/controlplane/build-binaries.sh` (many minutes on a cold Go cache). Its progress on
  * stderr goes straight to the user's terminal; it prints the output directory on stdout.
  */
-export async function buildBinaries(repoRoot: string, cacheDir: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function buildBinaries(repoRoot: string, cacheDir: string, env: NodeJS.ProcessEnv = process.env, node = false): Promise<string> {
   // Checked up front because the script's own failure ("go: command not found") says nothing about the alternatives.
   const go = spawnSync('go', ['version'], { stdio: 'ignore', env });
   if (go.error || go.status !== 0) {
@@ -156,7 +168,7 @@ export async function buildBinaries(repoRoot: string, cacheDir: string, env: Nod
   }
   const script = join(repoRoot, CONTROLPLANE_DIR, 'build-binaries.sh');
   process.stderr.write(`licensegate: building control-plane binaries with ${script} (minutes on a cold cache)\n`);
-  const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const child = spawn('bash', [script, ...(node ? ['--node'] : [])], { stdio: ['ignore', 'pipe', 'inherit'], env });
   let stdout = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const code = await new Promise<number | null>((resolvePromise, reject) => {

@@ -7,6 +7,11 @@ import { writeKubeconfig } from './kubeconfig.js';
 import { freePort } from './ports.js';
 import { spawnLogged, stopProcess, type LoggedProcess } from './processes.js';
 import { probe, waitUntilReady } from './readiness.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { applyObjects } from '../kube/apply.js';
+import { NODE_NAME, STORAGE_CLASS, hostPathVolumeDirs, removeHostPathVolumeDirs, startNode } from './node.js';
+import { allocateNodeHost, claimMachine, cleanUpNodeHost, nodeUnavailableReason, setUpNodeHost, type NodeHost } from './node-host.js';
+import { startRegistry, type LocalRegistry } from './registry.js';
 
 /** Options for {@link startLocalCluster}. */
 export interface LocalClusterOptions {
@@ -26,6 +31,12 @@ export interface LocalClusterOptions {
   startTimeoutMs?: number;
   /** Use these binaries instead of resolving them (see {@link resolveBinaries}). */
   binaries?: ControlPlaneBinaries;
+  /**
+   * Also run a node (containerd, kubelet, kube-proxy, kube-scheduler, a CNI bridge) and an
+   * authenticated local registry it pulls from: pods really run. Needs root on Linux, the
+   * Debian packages test/setup.sh installs, and one node per machine. Default false.
+   */
+  node?: boolean;
 }
 
 /** A running local control plane. */
@@ -38,8 +49,14 @@ export interface LocalCluster {
   token: string;
   /** Temp dir holding etcd data, certificates, keys and the processes' logs (`*.log`). */
   dir: string;
-  /** Pids of etcd, kube-apiserver and (when started) kube-controller-manager. */
+  /** Pids of etcd, kube-apiserver and (when started) kube-controller-manager and the node's processes. */
   pids: number[];
+  /** With `node`: the registry the node pulls from, with credentials that may push and pull. */
+  registry?: LocalRegistry;
+  /** With `node`: the node's name, address and what it set up on the machine. */
+  node?: NodeHost & { name: string };
+  /** With `node`: the kube-proxy binary, whose `--cleanup` removes its iptables chains. */
+  kubeProxy?: string;
   /** Stops the processes (SIGTERM, SIGKILL after a grace period) and removes {@link dir}. Idempotent. */
   stop(): Promise<void>;
 }
@@ -79,7 +96,11 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const withControllerManager = options.controllerManager ?? true;
   const timeoutMs = options.startTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   const detached = options.detached ?? false;
-  const binaries = options.binaries ?? (await resolveBinaries({ controllerManager: withControllerManager }));
+  const withNode = options.node ?? false;
+  if (withNode && !withControllerManager) throw new Error('a node needs the controller-manager (node lifecycle, endpoints, …)');
+  const unavailable = withNode ? nodeUnavailableReason() : undefined;
+  if (unavailable) throw new Error(`cannot start a node: ${unavailable}`);
+  const binaries = options.binaries ?? (await resolveBinaries({ controllerManager: withControllerManager, node: withNode }));
   const controllerManagerBinary = withControllerManager ? binaries.kubeControllerManager : undefined;
   if (withControllerManager && !controllerManagerBinary) {
     throw new Error('controllerManager is enabled but the given binaries have no kubeControllerManager');
@@ -97,22 +118,38 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   // Killing synchronously is all an 'exit' listener can do; the data is disposable anyway.
   // Detached clusters are guarded too until they are handed over, so that an interrupted
   // `cluster:up` leaves nothing behind.
+  let host: NodeHost | undefined;
   const killOnExit = () => {
     for (const proc of processes) proc.child.kill('SIGKILL');
+    if (host) cleanUpNodeHost(host, binaries.kubeProxy);
     rmSync(dir, { recursive: true, force: true });
   };
   process.on('exit', killOnExit);
 
   let stopping: Promise<void> | undefined;
+  let apiAccess: { server: string; token: string } | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      const volumes = host && apiAccess ? await hostPathVolumeDirs(apiAccess.server, apiAccess.token) : [];
       // Reverse order: clients before the apiserver before etcd, so nothing logs a storm of retries.
       for (const proc of [...processes].reverse()) await stopProcess(proc);
+      // Containers, their shims, mounts, interfaces and chains outlive the node's processes.
+      if (host) cleanUpNodeHost(host, binaries.kubeProxy);
+      removeHostPathVolumeDirs(volumes);
       process.off('exit', killOnExit);
       rmSync(dir, { recursive: true, force: true });
     })());
 
   try {
+    if (withNode) {
+      // Before the apiserver: it binds the node address, which pods reach it at (via the
+      // `kubernetes` Service); 127.0.0.1 would be each pod's own loopback.
+      const claimed = allocateNodeHost(dir);
+      claimMachine(claimed);
+      // Only a claimed machine is ours to clean up: a refused start must not touch the running node's chains.
+      host = claimed;
+      setUpNodeHost(host);
+    }
     const credentials = writeClusterCredentials(dir);
     const etcdUrl = await startEtcd(start, binaries.etcd, dir, timeoutMs);
     const { server, caPem, caFile } = await startApiserver(start, {
@@ -122,8 +159,10 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       credentials,
       withControllerManager,
       timeoutMs,
+      address: host?.nodeIp ?? '127.0.0.1',
     });
     writeKubeconfig(kubeconfigPath, { server, token: credentials.adminToken, caPem });
+    apiAccess = { server, token: credentials.adminToken };
     if (controllerManagerBinary) {
       await startControllerManager(start, {
         binary: controllerManagerBinary,
@@ -132,10 +171,35 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
         credentials,
         rootCaFile: caFile,
         timeoutMs,
+        node: withNode,
       });
     }
+    let registry: LocalRegistry | undefined;
+    if (host) {
+      registry = await startRegistry(start, dir, timeoutMs);
+      await startNode({
+        start,
+        host,
+        binaries: { kubeScheduler: binaries.kubeScheduler!, kubelet: binaries.kubelet!, kubeProxy: binaries.kubeProxy! },
+        kubeconfigPath,
+        server,
+        adminToken: credentials.adminToken,
+        registryHost: registry.host,
+        timeoutMs,
+      });
+      await applyDefaultStorageClass(kubeconfigPath);
+    }
     if (detached) process.off('exit', killOnExit);
-    return { kubeconfigPath, server, token: credentials.adminToken, dir, pids: processes.map((p) => p.pid), stop };
+    return {
+      kubeconfigPath,
+      server,
+      token: credentials.adminToken,
+      dir,
+      pids: processes.map((p) => p.pid),
+      stop,
+      ...(registry ? { registry } : {}),
+      ...(host ? { node: { ...host, name: NODE_NAME }, kubeProxy: binaries.kubeProxy! } : {}),
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -171,21 +235,23 @@ interface ApiserverArgs {
   credentials: ClusterCredentials;
   withControllerManager: boolean;
   timeoutMs: number;
+  /** The address it binds and advertises. */
+  address: string;
 }
 
 async function startApiserver(start: Start, args: ApiserverArgs): Promise<{ server: string; caPem: string; caFile: string }> {
-  const { binary, dir, etcdUrl, credentials, withControllerManager, timeoutMs } = args;
+  const { binary, dir, etcdUrl, credentials, withControllerManager, timeoutMs, address } = args;
   const port = await freePort();
-  const server = `https://127.0.0.1:${port}`;
+  const server = `https://${address}:${port}`;
   const certDir = join(dir, 'apiserver-certs');
   mkdirSync(certDir);
   const apiserver = start('kube-apiserver', binary, [
     `--etcd-servers=${etcdUrl}`,
     `--cert-dir=${certDir}`,
     `--secure-port=${port}`,
-    '--bind-address=127.0.0.1',
+    `--bind-address=${address}`,
     // Without a default route the apiserver cannot guess an address to advertise.
-    '--advertise-address=127.0.0.1',
+    `--advertise-address=${address}`,
     '--service-cluster-ip-range=10.0.0.0/24',
     '--authorization-mode=RBAC',
     `--token-auth-file=${credentials.tokenAuthFile}`,
@@ -193,6 +259,8 @@ async function startApiserver(start: Start, args: ApiserverArgs): Promise<{ serv
     `--service-account-key-file=${credentials.serviceAccountPublicKeyFile}`,
     `--service-account-signing-key-file=${credentials.serviceAccountKeyFile}`,
     '--allow-privileged=true',
+    // logs/exec/port-forward dial the node's address: its hostname resolves nowhere.
+    '--kubelet-preferred-address-types=InternalIP',
     // Nobody creates default ServiceAccounts without the controller-manager; the plugin would
     // then refuse every Pod.
     ...(withControllerManager ? [] : ['--disable-admission-plugins=ServiceAccount']),
@@ -216,14 +284,38 @@ interface ControllerManagerArgs {
   credentials: ClusterCredentials;
   rootCaFile: string;
   timeoutMs: number;
+  /** Also the controllers a node needs. */
+  node: boolean;
 }
 
+/**
+ * What a cluster with a node needs besides {@link CONTROLLERS}: Ready/NotReady and its taints,
+ * Service endpoints (kube-proxy), PVC binding with the host-path provisioner, disruption
+ * budgets (the chart ships one), pod garbage collection, aggregated RBAC roles.
+ */
+const NODE_CONTROLLERS = [
+  'node-lifecycle-controller',
+  'taint-eviction-controller',
+  'endpoints-controller',
+  'endpointslice-controller',
+  'endpointslice-mirroring-controller',
+  'persistentvolume-binder-controller',
+  'persistentvolume-protection-controller',
+  'persistentvolumeclaim-protection-controller',
+  'disruption-controller',
+  'pod-garbage-collector-controller',
+  'ttl-controller',
+  'clusterrole-aggregation-controller',
+];
+
 async function startControllerManager(start: Start, args: ControllerManagerArgs): Promise<void> {
-  const { binary, kubeconfigPath, server, credentials, rootCaFile, timeoutMs } = args;
+  const { binary, kubeconfigPath, server, credentials, rootCaFile, timeoutMs, node } = args;
   const controllerManager = start('kube-controller-manager', binary, [
     `--kubeconfig=${kubeconfigPath}`,
     '--leader-elect=false',
-    `--controllers=${CONTROLLERS.join(',')}`,
+    `--controllers=${[...CONTROLLERS, ...(node ? NODE_CONTROLLERS : [])].join(',')}`,
+    // Untaint a node that turned Ready within a second, not the default five.
+    ...(node ? ['--enable-hostpath-provisioner=true', '--node-monitor-period=1s'] : []),
     `--service-account-private-key-file=${credentials.serviceAccountKeyFile}`,
     `--root-ca-file=${rootCaFile}`,
     // One admin identity for all controllers: no per-controller ServiceAccounts to bootstrap.
@@ -238,4 +330,20 @@ async function startControllerManager(start: Start, args: ControllerManagerArgs)
     check: async () =>
       (await probe(`${server}/api/v1/namespaces/default/serviceaccounts/default`, credentials.adminToken)).status === 200,
   });
+}
+
+/** The default StorageClass for PVCs: the controller-manager's host-path provisioner. */
+async function applyDefaultStorageClass(kubeconfigPath: string): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  await applyObjects(kc, [
+    {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: { name: STORAGE_CLASS, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      provisioner: 'kubernetes.io/host-path',
+      reclaimPolicy: 'Delete',
+      volumeBindingMode: 'Immediate',
+    },
+  ]);
 }

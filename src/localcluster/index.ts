@@ -16,3 +16,6 @@ export { findRepoRoot, stateDir } from './repo.js';
 export { readClusterState, type ClusterState } from './state.js';
 export { serviceAccountKubeConfig } from './identity.js';
 export { freePort } from './ports.js';
+export { nodeLeftovers, nodeUnavailableReason, type NodeHost } from './node-host.js';
+export { buildAndPush, testAppConfig, writeBusyboxImage, pushImage, type ImageConfig } from './images.js';
+export type { LocalRegistry } from './registry.js';

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { NodeHost } from './node-record.js';
 
 /** File names inside the state directory (see `stateDir()` in repo.ts). */
 export const STATE_FILE = 'cluster.json';
@@ -14,6 +15,10 @@ export const ClusterState = z.object({
   server: z.string(),
   pids: z.array(z.number().int().positive()),
   startedAt: z.string(),
+  /** With `--node`: the registry the node pulls from; these credentials push and pull. */
+  registry: z.object({ host: z.string(), username: z.string(), password: z.string() }).optional(),
+  /** With `--node`: what the node set up on the machine, for `down` to take back. */
+  node: NodeHost.extend({ name: z.string(), kubeProxy: z.string().optional() }).optional(),
 });
 /** See {@link ClusterState}. */
 export type ClusterState = z.infer<typeof ClusterState>;

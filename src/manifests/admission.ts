@@ -7,6 +7,7 @@ import { renderAdmissionObjects } from '../enforcement/policy.js';
 import { renderProtectionObjects } from '../enforcement/protection.js';
 import { renderWebhookConfiguration, WEBHOOK_PATH, type AdmissionEngine } from '../enforcement/webhook-config.js';
 import { renderConfinementObjects } from './confinement.js';
+import { renderServiceAccountConfinementObjects } from './confinement-serviceaccounts.js';
 
 /** A plain Kubernetes object as the render functions return it. */
 export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } } & Record<string, unknown>;
@@ -18,7 +19,7 @@ export function versionCheckObjects(operatorUsername: string): Manifest[] {
 
 /** Protection of what the operator writes, and the operator's own confinement. */
 export function protectionObjects(operatorUsername: string): Manifest[] {
-  return [...renderProtectionObjects({ exemptUsernames: [operatorUsername] }), ...renderConfinementObjects({ operatorUsername })];
+  return [...renderProtectionObjects({ exemptUsernames: [operatorUsername] }), ...renderConfinementObjects({ operatorUsername }), ...renderServiceAccountConfinementObjects({ operatorUsername })];
 }
 
 /**

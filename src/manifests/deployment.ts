@@ -25,6 +25,8 @@ export function operatorEnv(args: { webhook: boolean; engine: 'policy' | 'webhoo
     LICENSEGATE_WEBHOOK: String(args.webhook),
     LICENSEGATE_WEBHOOK_PORT: String(PORTS.webhook),
     LICENSEGATE_WEBHOOK_SERVICE: NAMES.webhookService,
+    // The chart's signing.required; its signing.publicKeys adds LICENSEGATE_SIGNING_PUBLIC_KEYS and a mounted ConfigMap.
+    LICENSEGATE_SIGNING_REQUIRED: 'false',
     LOG_LEVEL: args.logLevel,
   };
 }

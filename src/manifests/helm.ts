@@ -8,7 +8,7 @@
 import { stringify } from 'yaml';
 import { protectionObjects, versionCheckObjects, webhookConfiguration, type Manifest } from './admission.js';
 import { NAMES, operatorUsername } from './names.js';
-import { clusterRules, namespaceRules, VIEWER_AGGREGATION_LABELS, viewerRules, webhookRules } from './rbac.js';
+import { clusterRules, gateClusterRules, gateNamespaceRules, namespaceRules, VIEWER_AGGREGATION_LABELS, viewerRules, webhookRules } from './rbac.js';
 
 const NAMESPACE = '@@RELEASE_NAMESPACE@@';
 const SERVICE_ACCOUNT = '@@SERVICE_ACCOUNT@@';
@@ -55,10 +55,26 @@ function extraLabels(object: Manifest): Record<string, string> {
 const rbac = 'rbac.authorization.k8s.io';
 const subjects = [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: NAMESPACE }];
 
-function clusterRoleAndBinding(name: string, rules: unknown[]): Manifest[] {
+function clusterRoleAndBinding(name: string, rules: unknown[], to = subjects): Manifest[] {
   return [
     { apiVersion: `${rbac}/v1`, kind: 'ClusterRole', metadata: { name }, rules },
-    { apiVersion: `${rbac}/v1`, kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: rbac, kind: 'ClusterRole', name }, subjects },
+    { apiVersion: `${rbac}/v1`, kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: rbac, kind: 'ClusterRole', name }, subjects: to },
+  ];
+}
+
+/** The registry gate's ServiceAccount (fixed name) and what it may read. */
+function gateRbac(): Manifest[] {
+  const to = [{ kind: 'ServiceAccount', name: NAMES.gate, namespace: NAMESPACE }];
+  return [
+    ...clusterRoleAndBinding(NAMES.gate, gateClusterRules(), to),
+    { apiVersion: `${rbac}/v1`, kind: 'Role', metadata: { name: NAMES.gate, namespace: NAMESPACE }, rules: gateNamespaceRules() },
+    {
+      apiVersion: `${rbac}/v1`,
+      kind: 'RoleBinding',
+      metadata: { name: NAMES.gate, namespace: NAMESPACE },
+      roleRef: { apiGroup: rbac, kind: 'Role', name: NAMES.gate },
+      subjects: to,
+    },
   ];
 }
 
@@ -86,6 +102,7 @@ export function chartTemplates(): Map<string, string> {
           ],
         },
         { condition: '.Values.webhook.enabled', objects: clusterRoleAndBinding(NAMES.webhookClusterRole, webhookRules()) },
+        { condition: '.Values.gate.enabled', objects: gateRbac() },
       ]),
     ],
     [

@@ -60,6 +60,8 @@ export function clusterRules(): PolicyRule[] {
     // Pull Secrets in customer namespaces, the webhook certificate, and credentials Secrets
     // read by reference (see the header: writes are confined to labelled Secrets by admission).
     { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+    // The default ServiceAccount of customer namespaces: the operator lists its pull Secrets there.
+    { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['get', 'list', 'watch', 'patch'] },
     // Events about Licenses and Customers (in "default") and about swept workloads.
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     // The sweep watches every kind the admission policy covers...
@@ -115,3 +117,21 @@ export const VIEWER_AGGREGATION_LABELS = {
   'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
   'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
 } as const;
+
+/**
+ * The registry gate's cluster-wide rules (ClusterRole `licensegate-gate`): it reads the
+ * contract through informers (src/gate/run.ts) and writes nothing anywhere.
+ */
+export function gateClusterRules(): PolicyRule[] {
+  return [{ apiGroups: [GROUP], resources: ['applications', 'customers', 'licenses'], verbs: ['list', 'watch'] }];
+}
+
+/**
+ * The gate's rules in its own namespace (Role `licensegate-gate`): it watches the Secrets there,
+ * the per-license gate credentials and the vendor's upstream credentials. RBAC cannot narrow a
+ * list/watch to those by label, so the gate can read every Secret of the operator's namespace;
+ * it writes none.
+ */
+export function gateNamespaceRules(): PolicyRule[] {
+  return [{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }];
+}

@@ -1,5 +1,5 @@
 /** The read side of the operator: informer caches of everything reconciles look at. */
-import type { V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { Application, Customer, Ledger, License, VersionPolicy } from '../api/index.js';
 import type { Workload } from '../enforcement/sweep.js';
 
@@ -33,6 +33,8 @@ export interface Caches {
   pullSecrets: CustomerIndexedCache<V1Secret>;
   /** Secrets in the operator's namespace, where credentials Secrets live by convention. */
   credentialSecrets: ObjectCache<V1Secret>;
+  /** The `default` ServiceAccount of every namespace: the operator lists pull Secrets on those of customer namespaces. */
+  serviceAccounts: ObjectCache<V1ServiceAccount>;
   /** Every Ledger (one per customer × application): trials, seats, tokens, signed sequence, usage. */
   ledgers: ObjectCache<Ledger>;
   /** Every kind of workload the enforcement sweep looks at, cluster-wide. */

@@ -20,10 +20,15 @@ import { isNotFound } from '../kube/errors.js';
 import type { KubeWriter } from '../kube/writer.js';
 import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL } from '../vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
+import { gateCredentialsByLicense } from '../render/gatecredentials.js';
 import type { CredentialsSecret } from '../render/pullsecret.js';
 import type { Caches } from './caches.js';
 import { sweepCustomer, type SweepDeps } from './enforce.js';
+import { syncDefaultServiceAccounts } from './serviceaccounts.js';
 import { containsEntries, sameJson } from './equality.js';
+import type { SigningSettings } from '../licensing/signed-licenses.js';
+import { memoizedVerifier } from './signature-cache.js';
+import { SignedSequenceRecorder } from './signed-sequence.js';
 
 /** Finalizer that holds a deleted Customer until its namespaces are cleaned up. */
 export const CUSTOMER_FINALIZER = 'licensegate.dev/cleanup';
@@ -45,15 +50,26 @@ export interface CustomerReconcilerDeps {
   onPlanned?: (customer: string, plan: CustomerPlan, licenses: License[]) => void;
   /** Workload caches and switches of the enforcement sweep. */
   sweep: Omit<SweepDeps, 'writer' | 'log' | 'clock'>;
+  /** Vendor keys and whether signatures are required; the cluster id comes from the kube-system namespace. */
+  signing?: Omit<SigningSettings, 'clusterId' | 'verify'>;
 }
+
+/** The namespace whose UID names a cluster: what signed licenses are bound to. */
+export const CLUSTER_ID_NAMESPACE = 'kube-system';
 
 export class CustomerReconciler {
   private readonly core: CoreV1Api;
   /** Statuses written, by "Kind/name", with the cached resourceVersion they replaced. */
   private readonly written = new Map<string, { before: string | undefined; status: unknown }>();
 
+  private readonly sequences: SignedSequenceRecorder;
+  private readonly signing: Omit<SigningSettings, 'clusterId'>;
+
   constructor(private readonly deps: CustomerReconcilerDeps) {
     this.core = deps.kc.makeApiClient(CoreV1Api);
+    this.sequences = new SignedSequenceRecorder(deps.kc, deps);
+    const keys = deps.signing?.keys ?? new Map();
+    this.signing = { keys, required: deps.signing?.required ?? false, verify: memoizedVerifier(keys) };
   }
 
   /** Brings the customer's namespaces and statuses in line; returns when to look again. */
@@ -72,8 +88,13 @@ export class CustomerReconciler {
       licenses,
       credentials: await this.gatherCredentials(licenses, applications.map((a) => a.spec.registry?.credentialsSecret)),
       namespaceOwners: this.namespaceOwners(customer?.spec?.namespaces ?? [name]),
+      gateCredentials: gateCredentialsByLicense(caches.credentialSecrets.list()),
+      signing: { ...this.signing, clusterId: caches.namespaces.get(CLUSTER_ID_NAMESPACE)?.metadata?.uid },
+      acceptedSequences: this.sequences.accepted(name, licenses.map((l) => l.spec.application)),
     });
     this.deps.onPlanned?.(name, plan, licenses);
+    // The accepted sequence is recorded before anything it grants is written.
+    await this.sequences.record(name, plan.signedSequences);
 
     const deleting = customer?.metadata.deletionTimestamp !== undefined && customer?.metadata.deletionTimestamp !== null;
     if (customer && !deleting && !customer.metadata.finalizers?.includes(CUSTOMER_FINALIZER)) {
@@ -81,6 +102,8 @@ export class CustomerReconciler {
     }
     await this.syncNamespaces(name, plan.namespaces, plan.admission);
     await this.syncOwnedObjects(name, plan.objects);
+    const addToServiceAccounts = customerSpec.safeParse(customer?.spec).data?.addPullSecretsToDefaultServiceAccount ?? true;
+    await syncDefaultServiceAccounts({ caches, writer, log: this.deps.log }, name, plan, addToServiceAccounts);
     if (customer && !deleting && plan.sweepPolicies.length > 0) {
       const onViolation = customerSpec.safeParse(customer.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
       await sweepCustomer({ ...this.deps.sweep, writer, log: this.deps.log.child({ customer: name }), clock }, plan.sweepPolicies, onViolation);

@@ -18,7 +18,9 @@ import type {
 import { customerSpec } from '../api/index.js';
 import { evaluateLicense, type LicenseEvaluation } from '../licensing/evaluate.js';
 import { Reason } from '../licensing/reasons.js';
+import { judgeSignatures, type SigningSettings } from '../licensing/signed-licenses.js';
 import { mergeConditions, rfc3339, type DesiredCondition } from './conditions.js';
+import { renderGatePullSecret } from './gatecredentials.js';
 import { renderPullSecret, type CredentialsSecret } from './pullsecret.js';
 import { renderVersionPolicy, type Grant } from './versionpolicy.js';
 
@@ -35,6 +37,12 @@ export interface CustomerWorld {
   credentials: ReadonlyMap<string, CredentialsSecret>;
   /** The customer label found on each labelled namespace. */
   namespaceOwners: ReadonlyMap<string, string>;
+  /** Gate credentials by license name, for applications served through the registry gate. */
+  gateCredentials?: ReadonlyMap<string, CredentialsSecret>;
+  /** Vendor keys, whether signatures are required, this cluster's id. Absent: no key is trusted. */
+  signing?: SigningSettings;
+  /** Highest signed-license sequence accepted so far, by application (the customer's Ledgers). */
+  acceptedSequences?: ReadonlyMap<string, number>;
 }
 
 /** An Event to record against a License or Customer. */
@@ -69,6 +77,8 @@ export interface CustomerPlan {
   sweepPolicies: VersionPolicy[];
   /** Per-license evaluations, for metrics and the enforcement sweep. */
   evaluations: Map<string, LicenseEvaluation>;
+  /** Signed sequences to record in the Ledger, by application: only ones higher than accepted so far. */
+  signedSequences: Map<string, number>;
 }
 
 /** Plans one customer. Never throws on bad input: problems become conditions. */
@@ -77,6 +87,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
   const appsByName = new Map(world.applications.map((a) => [a.metadata.name, a]));
   const licenses = [...world.licenses].sort(byCreation);
   const trialOwners = trialOwnership(customer, licenses);
+  const signatures = judgeSignatures(licenses, world.signing, world.acceptedSequences ?? new Map());
 
   const evaluations = evaluateAll(licenses, (license, requiredPhases) =>
     evaluateLicense(license, {
@@ -86,6 +97,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
       trialStartedAt: license.status?.trialStartedAt ? new Date(license.status.trialStartedAt) : undefined,
       earlierTrial: earlierTrial(license, trialOwners),
       requiredPhases,
+      signature: signatures.verdicts.get(license.metadata.name),
     }),
   );
 
@@ -101,7 +113,7 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     .filter((t): t is number => t !== undefined)
     .sort((a, b) => a - b)[0];
 
-  const base = { licenseStatuses, events, evaluations, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
+  const base = { licenseStatuses, events, evaluations, signedSequences: signatures.toRecord, nextTransitionAt: nextTransitionAt === undefined ? undefined : new Date(nextTransitionAt) };
   if (!customer || customer.metadata.deletionTimestamp) {
     return { ...base, namespaces: [], admission: 'Deny', objects: [], sweepPolicies: [], customerStatus: undefined };
   }
@@ -121,7 +133,8 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     };
   }
   const spec = parsedSpec.data;
-  const wanted = spec.namespaces ?? [customer.metadata.name];
+  // An on-premises customer's licenses are enforced in its own cluster: nothing is written here.
+  const wanted = spec.onPremises ? [] : (spec.namespaces ?? [customer.metadata.name]);
   const conflicts = wanted.filter((ns) => {
     const owner = world.namespaceOwners.get(ns);
     return owner !== undefined && owner !== customer.metadata.name;
@@ -148,6 +161,13 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
     );
     for (const [application, license] of pullSecretLicenses(licenses, evaluations)) {
       const app = appsByName.get(application)!;
+      // Behind a registry gate, the pull secret carries the license's gate credentials instead.
+      const gated = renderGatePullSecret({ namespace, customer: customer.metadata.name, application: app, license: license.metadata.name, gateCredentials: world.gateCredentials });
+      if (gated) {
+        if (gated.ok) objects.push(gated.secret);
+        else credentialProblems.push(gated.message);
+        continue;
+      }
       const ref = license.spec.registryCredentialsSecret ?? app.spec.registry?.credentialsSecret;
       if (!ref) continue;
       const source = `Secret ${refKey(ref)}`;
@@ -167,7 +187,9 @@ export function planCustomer(world: CustomerWorld): CustomerPlan {
       ? { type: 'Ready', status: 'False', reason: 'NamespaceConflict', message: `namespaces already belong to another customer: ${conflicts.join(', ')}` }
       : credentialProblems.length > 0
         ? { type: 'Ready', status: 'False', reason: 'CredentialsUnavailable', message: [...new Set(credentialProblems)].join('; ') }
-        : { type: 'Ready', status: 'True', reason: 'Reconciled', message: `${namespaces.length} namespace(s) in line with ${licenses.length} license(s)` };
+        : spec.onPremises
+          ? { type: 'Ready', status: 'True', reason: 'OnPremises', message: `on premises: ${licenses.length} license(s) kept here, enforced in the customer's own cluster` }
+          : { type: 'Ready', status: 'True', reason: 'Reconciled', message: `${namespaces.length} namespace(s) in line with ${licenses.length} license(s)` };
   const customerStatus: CustomerStatus = {
     ...(customer.metadata.generation === undefined ? {} : { observedGeneration: customer.metadata.generation }),
     namespaces,

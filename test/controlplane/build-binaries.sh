@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager and kubectl from Go modules into a
 # version-keyed cache outside the repository, and does nothing when they are already there.
-# Usage: build-binaries.sh            (prints the cache directory on success)
+# Usage: build-binaries.sh [--node]   (prints the cache directory on success)
+#   --node also builds kube-scheduler, kubelet and kube-proxy (the harness's optional node).
 # A cold build takes many minutes on 2 cores; run it in the background and poll.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,4 +34,9 @@ build kube k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver "$stamp"
 build kube k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager "$stamp"
 # kubectl of the same version, so tests and `npm start` need no kubectl on the machine.
 build kube k8s.io/kubernetes/cmd/kubectl kubectl "$stamp"
+if [ "${1:-}" = "--node" ]; then
+  build kube k8s.io/kubernetes/cmd/kube-scheduler kube-scheduler "$stamp"
+  build kube k8s.io/kubernetes/cmd/kubelet kubelet "$stamp"
+  build kube k8s.io/kubernetes/cmd/kube-proxy kube-proxy "$stamp"
+fi
 echo "$out"

@@ -37,3 +37,14 @@ system:serviceaccount:{{ .Release.Namespace }}:{{ include "licensegate.serviceAc
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 {{- end -}}
+
+{{/* The registry gate's pods: a different name, so the operator's Services and budget never select them. */}}
+{{- define "licensegate.gateSelectorLabels" -}}
+app.kubernetes.io/name: licensegate-gate
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The gate's TLS Secret: the install's own, or the one the operator issues for gate.tls.hosts. */}}
+{{- define "licensegate.gateTlsSecret" -}}
+{{- .Values.gate.tls.secretName | default "licensegate-gate-tls" -}}
+{{- end -}}
