@@ -2,11 +2,14 @@
  * Admission benchmark (not a test): how much latency the ValidatingAdmissionPolicy and the
  * webhook add to workload creates, and how soon after expiresAt creates are refused.
  *
- *   npm run bench:admission [-- --creates 1000]
+ *   npm run bench:admission [-- --creates 1000] [-- --kyverno]
  *
  * Starts its own local control plane; creates Pods one at a time (no kubelet runs, so they
  * are only stored) in a namespace no policy matches and in a customer namespace, alternating
- * batches so both see the same machine load.
+ * batches so both see the same machine load. One kept-alive client for every configuration.
+ * With --kyverno, Kyverno's admission controller (built once from Go modules, cached; see
+ * bench/kyverno/) then gets the same creates against an equivalent ClusterPolicy (pattern) and
+ * ValidatingPolicy (CEL), and one table compares all of them.
  */
 import { parseArgs } from 'node:util';
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
@@ -18,9 +21,18 @@ import { WEBHOOK_CONFIGURATION_NAME, WEBHOOK_PATH } from '../src/enforcement/web
 import { applyObjects } from '../src/kube/apply.js';
 import { installCrds } from '../src/kube/crds.js';
 import { freePort, startLocalCluster } from '../src/localcluster/index.js';
+import { reuseConnections } from '../src/kube/connections.js';
+import { KYVERNO_VERSION, kyvernoPolicies, startKyverno } from './kyverno/kyverno.js';
+import { table } from './lib/stats.js';
+import { join } from 'node:path';
+import { buildOperator, OperatorProcess } from './lib/operator-process.js';
+
+const REPO_ROOT = join(import.meta.dirname, '..');
 import { Operator } from '../src/operator.js';
 
-const { values } = parseArgs({ options: { creates: { type: 'string', default: '1000' }, batch: { type: 'string', default: '100' } } });
+const { values } = parseArgs({
+  options: { creates: { type: 'string', default: '1000' }, batch: { type: 'string', default: '10' }, kyverno: { type: 'boolean', default: false } },
+});
 const CREATES = Number(values.creates);
 const BATCH = Number(values.batch);
 const REPO = 'registry.bench.example/acme/api';
@@ -30,11 +42,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function summary(name: string, samples: number[]): string {
-  const s = [...samples].sort((a, b) => a - b);
-  const mean = s.reduce((a, b) => a + b, 0) / s.length;
-  return `${name.padEnd(26)} n=${String(s.length).padStart(5)}  p50=${percentile(s, 50).toFixed(2).padStart(7)} ms  p90=${percentile(s, 90).toFixed(2).padStart(7)} ms  p99=${percentile(s, 99).toFixed(2).padStart(7)} ms  max=${s.at(-1)!.toFixed(2).padStart(7)} ms  mean=${mean.toFixed(2)} ms`;
-}
 
 const pod = (name: string, tag: string): V1Pod => ({ metadata: { name }, spec: { containers: [{ name: 'c', image: `${REPO}:${tag}` }] } });
 
@@ -54,16 +61,25 @@ async function timedCreates(core: CoreV1Api, namespace: string, prefix: string, 
   return samples;
 }
 
-/** Alternates batches between the two namespaces so both share the machine's state. */
-async function compare(core: CoreV1Api, baselineNs: string, testedNs: string, prefix: string) {
-  const baseline: number[] = [];
-  const tested: number[] = [];
+/** Alternates batches between the namespaces (the first is the baseline) so all share the machine's state. */
+async function compare(core: CoreV1Api, namespaces: string[], prefix: string): Promise<number[][]> {
+  const samples = namespaces.map(() => [] as number[]);
   for (let done = 0; done < CREATES; done += BATCH) {
     const n = Math.min(BATCH, CREATES - done);
-    baseline.push(...(await timedCreates(core, baselineNs, `${prefix}-base`, n, done)));
-    tested.push(...(await timedCreates(core, testedNs, `${prefix}-gated`, n, done)));
+    for (const [i, ns] of namespaces.entries()) samples[i]!.push(...(await timedCreates(core, ns, `${prefix}-${i}`, n, done)));
   }
-  return { baseline, tested };
+  return samples;
+}
+
+/** One row per configuration: its latency and what it adds over the baseline measured beside it. */
+function resultTable(rows: { name: string; samples: number[]; baseline: number[] }[]): string {
+  const p = (xs: number[], q: number) => percentile([...xs].sort((a, b) => a - b), q);
+  const f = (x: number) => `${x.toFixed(2)} ms`;
+  const added = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)} ms`;
+  return table([
+    ['Pod create', 'n', 'p50', 'p99', 'added p50', 'added p99'],
+    ...rows.map((r) => [r.name, String(r.samples.length), f(p(r.samples, 50)), f(p(r.samples, 99)), r.samples === r.baseline ? '' : added(p(r.samples, 50) - p(r.baseline, 50)), r.samples === r.baseline ? '' : added(p(r.samples, 99) - p(r.baseline, 99))]),
+  ]);
 }
 
 
@@ -94,10 +110,12 @@ async function refusalAfterExpiry(kc: KubeConfig, core: CoreV1Api): Promise<numb
 
 async function main() {
   console.log(`licensegate admission benchmark: ${CREATES} creates per configuration, batches of ${BATCH}`);
+  buildOperator(REPO_ROOT);
   const cluster = await startLocalCluster();
   const operators: Operator[] = [];
+  const processes: OperatorProcess[] = [];
   try {
-    const kc = new KubeConfig();
+    const kc = reuseConnections(new KubeConfig());
     kc.loadFromFile(cluster.kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
     await installCrds(kc);
@@ -119,45 +137,88 @@ async function main() {
     await timedCreates(core, 'plain', 'warm', 50, 0);
     await timedCreates(core, 'gated', 'warm', 50, 0);
 
-    const vap = await compare(core, 'plain', 'gated', 'vap');
     const expiryMs = await refusalAfterExpiry(kc, core);
+    // The policy works without the operator; stopped, it takes no CPU from this process's client.
     await reconciler.stop();
+    const [vapBase, vapTested] = (await compare(core, ['plain', 'gated'], 'vap')) as [number[], number[]];
 
-    // Webhook engine: the policy's bindings go, the operator's webhook answers instead.
+    // Webhook engine: the policy's bindings go, the operator's webhook answers instead. The
+    // operator runs as its own process (node dist/src/main.js, as in the image), so its event
+    // loop is not this client's.
     const admission = kc.makeApiClient(AdmissionregistrationV1Api);
     for (const b of renderAdmissionBindings()) await admission.deleteValidatingAdmissionPolicyBinding({ name: b.metadata.name });
     const port = await freePort();
-    const operator = new Operator({
-      kc,
-      log,
-      config: loadConfig({
-        LICENSEGATE_LEADER_ELECTION: 'false',
-        LICENSEGATE_HTTP_PORT: '0',
+    const operator = new OperatorProcess({
+      repoRoot: REPO_ROOT,
+      kubeconfigPath: cluster.kubeconfigPath,
+      resyncSeconds: 60,
+      workers: undefined,
+      env: {
         LICENSEGATE_WEBHOOK: 'true',
         LICENSEGATE_ADMISSION_ENGINE: 'webhook',
         LICENSEGATE_INSTALL_ADMISSION_POLICY: 'true',
         LICENSEGATE_WEBHOOK_PORT: String(port),
         LICENSEGATE_WEBHOOK_BIND_ADDRESS: '127.0.0.1',
         LICENSEGATE_WEBHOOK_URL: `https://127.0.0.1:${port}${WEBHOOK_PATH}`,
-      }),
+      },
     });
-    operators.push(operator);
-    await operator.start();
-    await until(async () => admission.readValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME }).then(() => true, () => false));
-    await until(async () => core.createNamespacedPod({ namespace: 'gated', body: pod('probe', '9.9.9'), dryRun: 'All' }, asBench).then(() => false, () => true));
-    const webhook = await compare(core, 'plain', 'gated', 'wh');
+    processes.push(operator);
+    await operator.port;
+    await until(async () => admission.readValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME }).then(() => true, () => false), 60_000);
+    await until(async () => core.createNamespacedPod({ namespace: 'gated', body: pod('probe', '9.9.9'), dryRun: 'All' }, asBench).then(() => false, () => true), 60_000);
+    await timedCreates(core, 'gated', 'warm-wh', 50, 0);
+    const [whBase, whTested] = (await compare(core, ['plain', 'gated'], 'wh')) as [number[], number[]];
+    const rows = [
+      { name: 'no policy (policy phase)', samples: vapBase, baseline: vapBase },
+      { name: 'ours: admission policy (CEL in the API server)', samples: vapTested, baseline: vapBase },
+      { name: 'no policy (webhook phase)', samples: whBase, baseline: whBase },
+      { name: 'ours: webhook', samples: whTested, baseline: whBase },
+    ];
 
-    console.log('\nPod create latency, sequential, one client:');
-    console.log(summary('no policy (VAP phase)', vap.baseline));
-    console.log(summary('admission policy (CEL)', vap.tested));
-    console.log(summary('no policy (webhook phase)', webhook.baseline));
-    console.log(summary('webhook', webhook.tested));
-    const p = (xs: number[], q: number) => percentile([...xs].sort((a, b) => a - b), q);
-    console.log(`\nadded by the admission policy: p50 ${(p(vap.tested, 50) - p(vap.baseline, 50)).toFixed(2)} ms, p99 ${(p(vap.tested, 99) - p(vap.baseline, 99)).toFixed(2)} ms`);
-    console.log(`first refused create after expiresAt: ${expiryMs.toFixed(0)} ms (operator requeues at the transition, writes the empty grant; the API server's param informer picks it up)`);
-    console.log(`added by the webhook:          p50 ${(p(webhook.tested, 50) - p(webhook.baseline, 50)).toFixed(2)} ms, p99 ${(p(webhook.tested, 99) - p(webhook.baseline, 99)).toFixed(2)} ms`);
+    if (values.kyverno) {
+      // Ours goes away entirely: the operator stops, its webhook configuration is deleted.
+      await operator.stop();
+      await admission.deleteValidatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION_NAME }).catch(() => undefined);
+      const label = 'bench.licensegate.dev/kyverno';
+      await applyObjects(kc, [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kv-pattern', labels: { [label]: 'true' } } },
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kv-cel', labels: { [label]: 'true' } } },
+      ]);
+      console.log(`starting Kyverno ${KYVERNO_VERSION} (its log: ${join(cluster.dir, 'kyverno.log')})`);
+      const kyverno = await startKyverno({
+        kc,
+        kubeconfigPath: cluster.kubeconfigPath,
+        repoRoot: REPO_ROOT,
+        namespaceSelector: { matchLabels: { [label]: 'true' } },
+        logFile: join(cluster.dir, 'kyverno.log'),
+      });
+      try {
+        // Kyverno's own policy webhooks answer TLS errors until it has issued its certificate.
+        const policies = kyvernoPolicies(REPO, ['1.0.0', '1.1.0'], { pattern: 'kv-pattern', cel: 'kv-cel' });
+        await until(async () => applyObjects(kc, policies).then(() => true, () => false), 120_000);
+        // Live once it refuses an unlicensed tag (its TLS Secret takes a few seconds) and admits a licensed one.
+        for (const ns of ['kv-pattern', 'kv-cel']) {
+          await until(async () => core.createNamespacedPod({ namespace: ns, body: pod('probe', '9.9.9'), dryRun: 'All' }, asBench).then(() => false, () => true), 120_000);
+          await until(async () => core.createNamespacedPod({ namespace: ns, body: pod('probe', '1.0.0'), dryRun: 'All' }, asBench).then(() => true, () => false), 60_000);
+          await timedCreates(core, ns, 'warm', 50, 0);
+        }
+        const [kvBase, kvPattern, kvCel] = (await compare(core, ['plain', 'kv-pattern', 'kv-cel'], 'kv')) as [number[], number[], number[]];
+        rows.push(
+          { name: 'no policy (Kyverno phase)', samples: kvBase, baseline: kvBase },
+          { name: 'Kyverno ClusterPolicy (pattern), its webhook', samples: kvPattern, baseline: kvBase },
+          { name: 'Kyverno ValidatingPolicy (CEL), its webhook', samples: kvCel, baseline: kvBase },
+        );
+      } finally {
+        await kyverno.stop();
+      }
+    }
+
+    console.log(`\nPod create latency, ${CREATES} sequential creates per configuration, batches of ${BATCH} alternating with the baseline, one kept-alive client:`);
+    console.log(resultTable(rows));
+    console.log(`\nfirst refused create after expiresAt: ${expiryMs.toFixed(0)} ms (operator requeues at the transition, writes the empty grant; the API server's param informer picks it up)`);
   } finally {
     for (const o of operators) await o.stop();
+    for (const p of processes) await p.stop();
     await cluster.stop();
   }
 }

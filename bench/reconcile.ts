@@ -18,16 +18,17 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { reuseConnections } from '../src/kube/connections.js';
 import { GROUP, VERSION } from '../src/api/index.js';
 import { installCrds } from '../src/kube/crds.js';
 import { apiError } from '../src/kube/errors.js';
 import { startLocalCluster, type LocalCluster } from '../src/localcluster/index.js';
 import { apiserverRequestMetrics } from './lib/apiserver.js';
 import { parseBenchArgs, type BenchOptions } from './lib/args.js';
-import { APPLICATIONS, CREDENTIALS_SECRET, Fixture, OPERATOR_NAMESPACE, tagOf, type BenchLicense } from './lib/fixtures.js';
+import { APPLICATIONS, CREDENTIALS_SECRET, deploymentObject, Fixture, FOREIGN_NAMESPACE, foreignPodObject, OPERATOR_NAMESPACE, tagOf, type BenchLicense } from './lib/fixtures.js';
 import { diffBy, formatBy, histogram, histogramDelta, histogramQuantile, sum, sumBy, type HistogramData, type Sample } from './lib/metrics.js';
-import { OperatorProcess } from './lib/operator-process.js';
+import { buildOperator, OperatorProcess } from './lib/operator-process.js';
 import { forEachBounded } from './lib/pool.js';
 import { command, cpuSeconds, memory } from './lib/proc.js';
 import { mib, ms, summarize, table } from './lib/stats.js';
@@ -231,11 +232,34 @@ async function createFixture(kc: KubeConfig, fixture: Fixture, options: BenchOpt
   await timed('Customers', fixture.customers.length, () =>
     forEachBounded(fixture.customers, options.createConcurrency, async (name) => void (await create('customers', fixture.customerObject(name)))),
   );
+  // Workloads the operator's caches hold: Deployments in the customer namespaces (created here,
+  // unlabelled, before the operator claims them) and Pods in a namespace no customer owns.
+  const apps = kc.makeApiClient(AppsV1Api);
+  let workloads = 0;
+  if (options.workloads > 0) {
+    await timed('customer namespaces with Deployments', fixture.customers.length, () =>
+      forEachBounded(fixture.customers, options.createConcurrency, async (name) => {
+        await core.createNamespace({ body: { metadata: { name } } });
+        for (let w = 0; w < options.workloads; w++) {
+          await apps.createNamespacedDeployment({ namespace: name, body: deploymentObject(name, `app-${w}`) as V1Deployment });
+        }
+      }),
+    );
+    workloads += fixture.customers.length * options.workloads;
+  }
+  if (options.foreignPods > 0) {
+    await core.createNamespace({ body: { metadata: { name: FOREIGN_NAMESPACE } } });
+    const names = Array.from({ length: options.foreignPods }, (_, i) => `foreign-${i}`);
+    await timed('Pods in a namespace no customer owns', names.length, () =>
+      forEachBounded(names, options.createConcurrency, async (name) => void (await core.createNamespacedPod({ namespace: FOREIGN_NAMESPACE, body: foreignPodObject(name) as V1Pod }))),
+    );
+    workloads += names.length;
+  }
   const licenses = [...fixture.licenses.values()];
   await timed('Licenses', licenses.length, () =>
     forEachBounded(licenses, options.createConcurrency, async (license) => void (await create('licenses', fixture.licenseObject(license)))),
   );
-  const total = APPLICATIONS.length + fixture.customers.length + licenses.length;
+  const total = APPLICATIONS.length + fixture.customers.length + licenses.length + workloads;
   return { timings, total, ms: performance.now() - all };
 }
 
@@ -270,7 +294,8 @@ async function main(): Promise<void> {
   console.log(
     `  customers=${options.customers} licenses=${fixture.licenses.size} applications=${APPLICATIONS.length} edits=${edits} ` +
       `edit-concurrency=${options.editConcurrency} create-concurrency=${options.createConcurrency} resync=${options.resyncSeconds}s ` +
-      `workers=${options.workers ?? 'default'} controller-manager=${options.controllerManager}`,
+      `workers=${options.workers ?? 'default'} controller-manager=${options.controllerManager} ` +
+      `deployments/customer=${options.workloads} foreign-pods=${options.foreignPods} operator=${options.tsx ? 'tsx src/main.ts' : 'node dist/src/main.js'}`,
   );
   console.log(`  node ${process.version}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
@@ -302,9 +327,14 @@ async function main(): Promise<void> {
   cleanups.push({ name: 'watches', fn: () => watch.stop() });
 
   // 3a. Cold start.
+  if (!options.tsx) {
+    say('building dist/ (npm run build): the operator runs as node dist/src/main.js, as in the image');
+    buildOperator(REPO_ROOT);
+  }
   const s0 = await snapshot(kc, pids, undefined);
   const cpuProfileDir = options.operatorCpuProfile === undefined ? undefined : resolve(options.operatorCpuProfile);
   const operator = new OperatorProcess({
+    tsx: options.tsx,
     repoRoot: REPO_ROOT,
     kubeconfigPath: cluster.kubeconfigPath,
     resyncSeconds: options.resyncSeconds,
@@ -522,6 +552,20 @@ async function main(): Promise<void> {
   console.log(`operator /metrics scrape: p50 ${ms(scrapes.p50)} max ${ms(scrapes.max)} (${scrapes.n} scrapes); operator log lines: ${formatBy(operator.levelCounts)}`);
   for (const problem of operator.problems.slice(0, 5)) console.log(`  operator ${problem}`);
 
+  // The API server's own write floor, in the same run: a plain client (kept-alive connections,
+  // as the operator's) applying objects at the operator's concurrency, with the operator stopped.
+  say('stopping the operator; measuring the API server\'s write floor');
+  await operator.stop();
+  const floorWrites = Math.min(coldWriteTotal, 5000);
+  const floor = await writeFloor(kc, floorWrites, options.workers ?? DEFAULT_WORKERS);
+  const floorMsForCold = (floor.ms / floor.writes) * coldWriteTotal;
+  const coldMs = convergedAt - operator.spawnedAt;
+  console.log(
+    `write floor: ${floor.writes} server-side applies of 2 KiB ConfigMaps, ${options.workers ?? DEFAULT_WORKERS} in flight: ${ms(floor.ms)} ` +
+      `(${((floor.writes / floor.ms) * 1000).toFixed(0)}/s) → ${ms(floorMsForCold)} for the operator's ${coldWriteTotal} cold-start writes; ` +
+      `cold convergence took ${(coldMs / floorMsForCold).toFixed(2)}× that`,
+  );
+
   line('SUMMARY');
   console.log(
     table([
@@ -531,6 +575,7 @@ async function main(): Promise<void> {
       ['cold start: spawn → converged', ms(convergedAt - operator.spawnedAt)],
       ['cold start: spawn → operator idle', ms(idle.at - operator.spawnedAt)],
       ['cold start writes (per customer)', `${coldWriteTotal} (${(coldWriteTotal / n).toFixed(2)})`],
+      ['cold start vs plain-client write floor', `${ms(coldMs)} vs ${ms(floorMsForCold)} (${(coldMs / floorMsForCold).toFixed(2)}×)`],
       ['customer reconcile mean (whole run)', ms((custHist.sum / Math.max(1, custHist.count)) * 1000)],
       ['edit latency p50 / p90 / p99 / max', `${ms(edit.p50)} / ${ms(edit.p90)} / ${ms(edit.p99)} / ${ms(edit.max)} (n=${edit.n})`],
       ['writes per no-op resync', `${resyncWrites} (${resyncReconciles} reconciles)`],
@@ -544,9 +589,27 @@ async function main(): Promise<void> {
   );
   if (resyncWrites !== 0) console.log(`\nWARNING: a no-op resync wrote ${resyncWrites} times (${resyncWriteKinds})`);
 
-  say('stopping operator and control plane');
-  await operator.stop();
+  say('stopping the control plane');
   if (cpuProfileDir) console.log(`operator CPU profile(s): ${readdirSync(cpuProfileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(cpuProfileDir, f)).join(', ')}`);
+}
+
+/** The operator's default LICENSEGATE_WORKERS (src/config.ts). */
+const DEFAULT_WORKERS = 4;
+
+/** `count` server-side applies of new 2 KiB ConfigMaps, `concurrency` in flight: how fast this API server takes writes. */
+async function writeFloor(admin: KubeConfig, count: number, concurrency: number): Promise<{ writes: number; ms: number }> {
+  const kc = reuseConnections(new KubeConfig());
+  kc.loadFromString(admin.exportConfig());
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  const namespace = 'bench-write-floor';
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  const payload = 'x'.repeat(2048);
+  const names = Array.from({ length: count }, (_, i) => `floor-${i}`);
+  const started = performance.now();
+  await forEachBounded(names, concurrency, async (name) => {
+    await client.patch({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { payload } }, undefined, undefined, 'bench-floor', true, PatchStrategy.ServerSideApply);
+  });
+  return { writes: count, ms: performance.now() - started };
 }
 
 function writeGroups(samples: Sample[]): Map<string, number> {

@@ -20,6 +20,7 @@ import { applyObjects, FIELD_MANAGER } from './kube/apply.js';
 import { reuseConnections } from './kube/connections.js';
 import { apiError } from './kube/errors.js';
 import { Informer, type ObjectLike } from './kube/informer.js';
+import { createInterner } from './kube/intern.js';
 import { LeaderElector } from './kube/leader.js';
 import { KubeWriter } from './kube/writer.js';
 import { OperatorMetrics } from './metrics.js';
@@ -28,6 +29,8 @@ import type { Caches, ObjectCache, WorkloadCache } from './reconcile/caches.js';
 import type { Workload } from './enforcement/sweep.js';
 import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CredentialsReader } from './reconcile/credentials.js';
+import { projectWorkload } from './enforcement/workload-projection.js';
+import { slimObject } from './vocabulary/object-meta.js';
 import { CustomerReconciler } from './reconcile/customer.js';
 import { SweepController, sweepRelevantChange } from './reconcile/sweep.js';
 import { LedgerWriter } from './reconcile/ledger.js';
@@ -40,6 +43,7 @@ import { DEFAULT_SERVICE_ACCOUNT } from './render/serviceaccount.js';
 
 const CUSTOMER_KEY = 'customer:';
 const SWEEP_KEY = 'sweep:';
+const CUSTOMER_INDEX = 'customer';
 const WEBHOOK_KEY = 'webhook:tls';
 /** One key for all gate credentials: a pass over the licenses is cheap and writes only what is missing. */
 const GATE_CREDENTIALS_KEY = 'gate:credentials';
@@ -92,8 +96,11 @@ export class Operator {
     this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }), mayWrite: () => this.leading });
     this.ledgerWriter = new LedgerWriter(kc, () => this.metrics.writes.inc({ verb: 'update', kind: 'Ledger' }));
 
-    const informer = <T extends ObjectLike>(path: string, labelSelector?: string, fieldSelector?: string) => {
-      const i = new Informer<T>(kc, { path, labelSelector, fieldSelector, log });
+    // Every cache drops managedFields and last-applied-configuration on ingest; workloads keep only a
+    // projection; equal strings (tags, digests, reasons, labels) are shared across objects.
+    const intern = createInterner();
+    const informer = <T extends ObjectLike>(path: string, labelSelector?: string, fieldSelector?: string, transform: (o: ObjectLike) => ObjectLike = slimObject) => {
+      const i = new Informer<T>(kc, { path, labelSelector, fieldSelector, log, transform: (o) => intern(transform(o)) });
       this.informers.push(i as unknown as Informer<ObjectLike>);
       return i;
     };
@@ -109,21 +116,14 @@ export class Operator {
     // By name: RBAC grants the operator ConfigMaps of this one name only (list/watch by field selector).
     const statusConfigMaps = informer<V1ConfigMap & ObjectLike>('/api/v1/configmaps', OWNED_SELECTOR, `metadata.name=${STATUS_CONFIGMAP_NAME}`);
     const credentialSecrets = informer<V1Secret>(`/api/v1/namespaces/${config.LICENSEGATE_NAMESPACE}/secrets`);
-    const serviceAccounts = new Informer<V1ServiceAccount>(kc, { path: '/api/v1/serviceaccounts', fieldSelector: `metadata.name=${DEFAULT_SERVICE_ACCOUNT}`, log });
+    const serviceAccounts = new Informer<V1ServiceAccount>(kc, { path: '/api/v1/serviceaccounts', fieldSelector: `metadata.name=${DEFAULT_SERVICE_ACCOUNT}`, log, transform: (o) => intern(slimObject(o)) });
     this.informers.push(serviceAccounts as unknown as Informer<ObjectLike>);
     const workloads = WORKLOAD_RESOURCES.map((w) => {
-      const i = informer<Workload>(w.group === '' ? `/api/v1/${w.resource}` : `/apis/${w.group}/v1/${w.resource}`);
-      // Lists don't carry kind/apiVersion per item; the sweep needs them to patch.
+      // Lists don't carry kind/apiVersion per item; the projection sets them (the sweep needs them to patch).
       const apiVersion = w.group === '' ? 'v1' : `${w.group}/v1`;
-      const typed = (o: Workload): Workload => ({ ...o, apiVersion, kind: w.kind });
-      const cache: WorkloadCache = {
-        list: () => i.list().map(typed),
-        inNamespace: (namespace) => i.list().filter((o) => o.metadata?.namespace === namespace).map(typed),
-        get: (name, ns) => {
-          const o = i.get(name, ns);
-          return o && typed(o);
-        },
-      };
+      const path = w.group === '' ? `/api/v1/${w.resource}` : `/apis/${w.group}/v1/${w.resource}`;
+      const i = informer<Workload>(path, undefined, undefined, (o) => projectWorkload(o as Record<string, unknown>, apiVersion, w.kind) as ObjectLike);
+      const cache: WorkloadCache = { list: () => i.list(), inNamespace: (namespace) => i.inNamespace(namespace), get: (name, ns) => i.get(name, ns) };
       // Only spec, annotation and deletion changes can change what the sweep does or what a
       // customer uses (status.usage, tokens to release, the status ConfigMap); status churn cannot.
       i.on('change', (o, type, old) => {
@@ -134,7 +134,23 @@ export class Operator {
       });
       return cache;
     });
-    this.caches = { applications, customers, licenses, namespaces, versionPolicies, pullSecrets, statusConfigMaps, credentialSecrets, serviceAccounts, ledgers, workloads };
+    // Reconciles read one customer's objects through these indexes, not by scanning every object.
+    const byCustomer = <T extends ObjectLike>(i: Informer<T>, keyOf: (o: T) => string | undefined) =>
+      Object.assign(i.addIndex(CUSTOMER_INDEX, keyOf), { ofCustomer: (customer: string) => i.byIndex(CUSTOMER_INDEX, customer) });
+    const customerLabel = (o: { metadata?: { labels?: Record<string, string> } }) => o.metadata?.labels?.[CUSTOMER_LABEL];
+    this.caches = {
+      applications,
+      customers,
+      licenses: byCustomer(licenses, (l) => l.spec?.customer),
+      namespaces: byCustomer(namespaces, customerLabel),
+      versionPolicies: byCustomer(versionPolicies, customerLabel),
+      pullSecrets: byCustomer(pullSecrets, customerLabel),
+      statusConfigMaps,
+      credentialSecrets,
+      serviceAccounts,
+      ledgers,
+      workloads,
+    };
     // A customer namespace's default ServiceAccount appears after the namespace (the ServiceAccount controller makes it).
     serviceAccounts.on('change', (sa) => this.enqueueCustomer(namespaces.get(sa.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
     ledgers.on('change', (l) => this.enqueueCustomer(l.spec?.customer));

@@ -20,6 +20,12 @@ export interface BenchOptions {
   timeoutSeconds: number;
   /** Directory for a V8 CPU profile of the operator (node --cpu-prof), written when it stops. */
   operatorCpuProfile: string | undefined;
+  /** Run the operator under tsx instead of building dist/ and running it with node. */
+  tsx: boolean;
+  /** Deployments created in each customer namespace before the operator starts (its workload caches hold them). */
+  workloads: number;
+  /** Pods created in a namespace no customer owns (the cluster-wide workload caches see them too). */
+  foreignPods: number;
 }
 
 const USAGE = `usage: npm run bench:reconcile -- [options]
@@ -31,7 +37,10 @@ const USAGE = `usage: npm run bench:reconcile -- [options]
   --workers W              operator's LICENSEGATE_WORKERS              default: operator's own (4)
   --controller-manager     also run kube-controller-manager            default off
   --timeout-seconds T      abort the whole run after T seconds         default 900
-  --operator-cpu-prof DIR  write a V8 CPU profile of the operator to DIR (node --cpu-prof)`;
+  --operator-cpu-prof DIR  write a V8 CPU profile of the operator to DIR (node --cpu-prof)
+  --workloads W            Deployments per customer namespace          default 1
+  --foreign-pods P         Pods in a namespace no customer owns        default: customers
+  --tsx                    run the operator under tsx (default: npm run build, then node dist/src/main.js)`;
 
 /** Parses argv (without node and script); throws with the usage text on a bad option. */
 export function parseBenchArgs(argv: string[]): BenchOptions {
@@ -51,6 +60,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         'controller-manager': { type: 'boolean' },
         'timeout-seconds': { type: 'string' },
         'operator-cpu-prof': { type: 'string' },
+        tsx: { type: 'boolean' },
+        workloads: { type: 'string' },
+        'foreign-pods': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -67,8 +79,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got "${raw}"\n${USAGE}`);
     return n;
   };
+  const customers = int('customers', values.customers, 1000, 1, 20_000);
   return {
-    customers: int('customers', values.customers, 1000, 1, 20_000),
+    customers,
     edits: int('edits', values.edits, 200, 0, 10_000),
     editConcurrency: int('edit-concurrency', values['edit-concurrency'], 1, 1, 64),
     createConcurrency: int('create-concurrency', values['create-concurrency'], 16, 1, 128),
@@ -77,5 +90,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     controllerManager: values['controller-manager'] ?? false,
     timeoutSeconds: int('timeout-seconds', values['timeout-seconds'], 900, 60, 24 * 3600),
     operatorCpuProfile: values['operator-cpu-prof'],
+    tsx: values.tsx ?? false,
+    workloads: int('workloads', values.workloads, 1, 0, 10),
+    foreignPods: int('foreign-pods', values['foreign-pods'], customers, 0, 100_000),
   };
 }

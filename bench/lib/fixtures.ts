@@ -162,3 +162,52 @@ export class Fixture {
     return repos;
   }
 }
+
+/** Where the benchmark puts workloads no customer owns (the operator's caches see them anyway). */
+export const FOREIGN_NAMESPACE = 'bench-foreign';
+
+/** An image outside every Application: admission lets it through anywhere. */
+const UNGATED_IMAGE = 'registry.bench.example/tools/sidecar:3.1.4';
+
+/**
+ * A pod template of the size real ones have (env, resources, probes, volumes), so the operator's
+ * workload caches hold what a cluster would give them.
+ */
+export function realisticPodSpec(app: string): Record<string, unknown> {
+  const container = (name: string) => ({
+    name,
+    image: UNGATED_IMAGE,
+    args: ['--listen=:8080', '--log-format=json', `--app=${app}`],
+    env: Array.from({ length: 8 }, (_, i) => ({ name: `SETTING_${i}`, value: `value-${i}-${app}` })),
+    ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 5 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 10 },
+    volumeMounts: [{ name: 'config', mountPath: '/etc/app' }, { name: 'data', mountPath: '/var/lib/app' }],
+  });
+  return {
+    containers: [container('app'), container('sidecar')],
+    volumes: [{ name: 'config', configMap: { name: `${app}-config` } }, { name: 'data', emptyDir: {} }],
+    securityContext: { runAsNonRoot: true, runAsUser: 1000 },
+  };
+}
+
+/** A Deployment as `kubectl apply` makes it (so it carries a last-applied-configuration annotation too). */
+export function deploymentObject(namespace: string, name: string): Record<string, unknown> {
+  const body = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace, labels: { app: name, team: 'bench' } },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name, team: 'bench' } }, spec: realisticPodSpec(name) },
+    },
+  };
+  return { ...body, metadata: { ...body.metadata, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(body) } } };
+}
+
+/** A bare Pod no customer owns. */
+export function foreignPodObject(name: string): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: FOREIGN_NAMESPACE, labels: { app: 'foreign' } }, spec: realisticPodSpec(name) };
+}

@@ -49,55 +49,48 @@ const images = (spec: string) =>
   ` + (has(${spec}.initContainers) ? ${spec}.initContainers.map(c, string(c.image)) : [])` +
   ` + (has(${spec}.ephemeralContainers) ? ${spec}.ephemeralContainers.map(c, string(c.image)) : [])`;
 
-/** CEL variables, in order; each step of image parsing is one list of string maps. */
+/**
+ * CEL turning a list of image strings into [image, normalised repository, checked] lists, as
+ * vocabulary/image.ts parseImageReference() does, one step per pass over small string lists
+ * (list-of-map passes, one per step, cost twice as much: bench/admission-cel.ts). "checked" is
+ * '@' + the digest when there is one (it decides over the tag), else the tag, else latest.
+ */
+const refsOf = (images: string) =>
+  // name[:tag][@digest] → [image, name, digest]
+  `${images}.map(i, i.contains('@') ? [i, i.substring(0, i.indexOf('@')), i.substring(i.indexOf('@') + 1)] : [i, i, ''])` +
+  // → [image, repository as written, checked]: the tag is after the last ':' only if that follows the last '/'
+  ".map(r, r[1].lastIndexOf(':') > r[1].lastIndexOf('/') " +
+  "? [r[0], r[1].substring(0, r[1].lastIndexOf(':')), r[2] != '' ? '@' + r[2] : r[1].substring(r[1].lastIndexOf(':') + 1)] " +
+  ": [r[0], r[1], r[2] != '' ? '@' + r[2] : 'latest'])" +
+  `.map(r, [r[0], ${normalized('r[1]')}, r[2]])`;
+
+/** CEL normalising the repository `x` (no tag, no digest) as vocabulary/image.ts normalizeRepository() does. */
+function normalized(x: string): string {
+  // The first path part is a registry host only if it holds '.' or ':' or is localhost;
+  // index.docker.io is docker.io; docker.io/x is docker.io/library/x.
+  const first = `${x}.substring(0, ${x}.indexOf('/'))`;
+  const rest = `${x}.substring(${x}.indexOf('/') + 1)`;
+  return (
+    `(!${x}.contains('/') ? 'docker.io/library/' + ${x} : ` +
+    `!(${first}.contains('.') || ${first}.contains(':') || ${first} == 'localhost') ? 'docker.io/' + ${x} : ` +
+    `(${first} == 'docker.io' || ${first} == 'index.docker.io') ? 'docker.io/' + (${rest}.contains('/') ? ${rest} : 'library/' + ${rest}) : ${x})`
+  );
+}
+
+/** CEL: the ref `r` is gated and not granted. */
+const isDenied = (r: string) =>
+  `${r}[1] in params.spec.repositories && ` +
+  `!(${r}[2].startsWith('@') ? ${r}[2].substring(1) in params.spec.repositories[${r}[1]].allowedDigests : ${r}[2] in params.spec.repositories[${r}[1]].allowedTags)`;
+
+/** CEL variables, in order (each is evaluated lazily, at most once per activation). */
 const VARIABLES: { name: string; expression: string }[] = [
   { name: 'images', expression: `(${images(`(${podSpec('object')})`)})` },
-  // name[:tag][@digest] → the digest, and the name before it.
-  {
-    name: 'split',
-    expression:
-      "variables.images.map(i, {'image': i, 'named': i.contains('@') ? i.substring(0, i.indexOf('@')) : i, 'digest': i.contains('@') ? i.substring(i.indexOf('@') + 1) : ''})",
-  },
-  // The tag is after the last ':' only if that follows the last '/'; no tag and no digest means latest.
-  {
-    name: 'tagged',
-    expression:
-      "variables.split.map(r, {'image': r.image, 'digest': r.digest, " +
-      "'repo': r.named.lastIndexOf(':') > r.named.lastIndexOf('/') ? r.named.substring(0, r.named.lastIndexOf(':')) : r.named, " +
-      "'tag': r.named.lastIndexOf(':') > r.named.lastIndexOf('/') ? r.named.substring(r.named.lastIndexOf(':') + 1) : (r.digest == '' ? 'latest' : '')})",
-  },
-  // The first path part is a registry host only if it holds '.' or ':' or is localhost.
-  {
-    name: 'hosted',
-    expression:
-      "variables.tagged.map(r, {'image': r.image, 'digest': r.digest, 'tag': r.tag, 'repo': r.repo, " +
-      "'first': r.repo.contains('/') ? r.repo.split('/')[0] : ''})",
-  },
-  {
-    name: 'located',
-    expression:
-      "variables.hosted.map(r, (r.first.contains('.') || r.first.contains(':') || r.first == 'localhost') " +
-      "? {'image': r.image, 'digest': r.digest, 'tag': r.tag, 'host': r.first == 'index.docker.io' ? 'docker.io' : r.first, 'path': r.repo.substring(size(r.first) + 1)} " +
-      ": {'image': r.image, 'digest': r.digest, 'tag': r.tag, 'host': 'docker.io', 'path': r.repo})",
-  },
-  {
-    name: 'refs',
-    expression:
-      "variables.located.map(r, {'image': r.image, 'digest': r.digest, 'tag': r.tag, " +
-      "'repo': r.host + '/' + (r.host == 'docker.io' && !r.path.contains('/') ? 'library/' + r.path : r.path)})",
-  },
-  // Gated and not granted: the digest decides over the tag.
-  {
-    name: 'denied',
-    expression:
-      'variables.refs.filter(r, r.repo in params.spec.repositories && ' +
-      "!(r.digest != '' ? r.digest in params.spec.repositories[r.repo].allowedDigests : r.tag in params.spec.repositories[r.repo].allowedTags))",
-  },
+  { name: 'denied', expression: `${refsOf('variables.images')}.filter(r, ${isDenied('r')})` },
   {
     name: 'oldImages',
     expression: `request.operation == 'UPDATE' && oldObject != null ? (${images(`(${podSpec('oldObject')})`)}) : []`,
   },
-  { name: 'added', expression: "request.operation == 'CREATE' ? variables.denied : variables.denied.filter(r, !(r.image in variables.oldImages))" },
+  { name: 'added', expression: "request.operation == 'CREATE' ? variables.denied : variables.denied.filter(r, !(r[0] in variables.oldImages))" },
   {
     name: 'raised',
     expression:
@@ -107,10 +100,24 @@ const VARIABLES: { name: string; expression: string }[] = [
   },
 ];
 
+/**
+ * The policy applies only when an image is refused. With no denied image both validations
+ * hold, so skipping is the same verdict (for the Warn and Audit bindings too). It matters for
+ * cost: the API server makes a fresh activation, with fresh variables, for the match
+ * conditions, the validations, the messages (evaluated even when every validation holds) and
+ * the audit annotations; skipped, an admitted request costs one activation and one parse
+ * instead of four and two. Match conditions cannot read variables (the API server refuses
+ * them), so this one spells the parse out. An error here fails closed (failurePolicy Fail).
+ */
+const REFUSES_AN_IMAGE = {
+  name: 'refuses-an-image',
+  expression: `${refsOf(`(${images(`(${podSpec('object')})`)})`)}.exists(r, ${isDenied('r')})`,
+};
+
 /** What a grant looks like in a refusal; decide.ts refusalMessage() says the same. */
 const granted = (r: string) =>
-  `(size(params.spec.repositories[${r}.repo].licenses) == 0 ? 'no active license grants ' + ${r}.repo : ` +
-  `'license(s) ' + params.spec.repositories[${r}.repo].licenses.join(', ') + ' grant ' + ${r}.repo + ' tags [' + params.spec.repositories[${r}.repo].allowedTags.join(', ') + ']')`;
+  `(size(params.spec.repositories[${r}[1]].licenses) == 0 ? 'no active license grants ' + ${r}[1] : ` +
+  `'license(s) ' + params.spec.repositories[${r}[1]].licenses.join(', ') + ' grant ' + ${r}[1] + ' tags [' + params.spec.repositories[${r}[1]].allowedTags.join(', ') + ']')`;
 
 /** The policy itself. */
 export function renderAdmissionPolicy(options: PolicyOptions) {
@@ -128,17 +135,17 @@ export function renderAdmissionPolicy(options: PolicyOptions) {
           { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'] },
         ],
       },
-      matchConditions: [{ name: 'not-exempt', expression: exemptionExpression(options.exemptUsernames) }],
+      matchConditions: [{ name: 'not-exempt', expression: exemptionExpression(options.exemptUsernames) }, REFUSES_AN_IMAGE],
       variables: VARIABLES,
       validations: [
         {
           expression: 'size(variables.added) == 0',
-          messageExpression: `'licensegate: image ' + variables.added[0].image + ' is not licensed for customer ' + params.spec.customer + ': ' + ${granted('variables.added[0]')}`,
+          messageExpression: `'licensegate: image ' + variables.added[0][0] + ' is not licensed for customer ' + params.spec.customer + ': ' + ${granted('variables.added[0]')}`,
           reason: 'Forbidden',
         },
         {
           expression: 'size(variables.denied) == 0 || !variables.raised',
-          messageExpression: `'licensegate: image ' + variables.denied[0].image + ' is not licensed, so this workload may not be scaled up for customer ' + params.spec.customer + ': ' + ${granted('variables.denied[0]')}`,
+          messageExpression: `'licensegate: image ' + variables.denied[0][0] + ' is not licensed, so this workload may not be scaled up for customer ' + params.spec.customer + ': ' + ${granted('variables.denied[0]')}`,
           reason: 'Forbidden',
         },
       ],

@@ -48,6 +48,12 @@ export interface InformerOptions {
   requestTimeoutMs?: number;
   /** Backoff between failed attempts: `[d/2, d)` with `d = min(capMs, baseMs * 2^n)`; `n` resets after `resetAfterMs` without failure. Defaults 800 ms, 30 s, 120 s (client-go's). */
   backoff?: { baseMs?: number; capMs?: number; resetAfterMs?: number };
+  /**
+   * Applied to every object as it arrives (list items and watch events), before it is cached or
+   * announced, like controller-runtime's cache transforms: drop what no reader needs so the
+   * cache holds less. It must keep `metadata.name`, `namespace` and `resourceVersion`.
+   */
+  transform?: (obj: ObjectLike) => ObjectLike;
   log: Logger;
 }
 
@@ -136,11 +142,16 @@ export class Informer<T extends ObjectLike> {
   /** Resolves after the first complete LIST; rejects only if the informer is stopped before that. */
   readonly synced: Promise<void>;
 
-  private readonly options: Required<Omit<InformerOptions, 'labelSelector' | 'fieldSelector' | 'backoff' | 'resyncMs'>> &
+  private readonly options: Required<Omit<InformerOptions, 'labelSelector' | 'fieldSelector' | 'backoff' | 'resyncMs' | 'transform'>> &
     Pick<InformerOptions, 'labelSelector' | 'fieldSelector' | 'resyncMs'>;
+  private readonly transform: (obj: ObjectLike) => ObjectLike;
   private readonly backoff: { baseMs: number; capMs: number; resetAfterMs: number };
   private readonly log: Logger;
   private readonly cache = new Map<string, T>();
+  /** The same objects by namespace, so a namespace's objects are found without scanning the cluster's. */
+  private readonly byNamespace = new Map<string, Map<string, T>>();
+  /** Secondary indexes (see {@link addIndex}): name → bucket key → objects by cache key. */
+  private readonly indexes = new Map<string, { keyOf: (obj: T) => string | undefined; buckets: Map<string, Map<string, T>> }>();
   private readonly changeListeners = new Set<ChangeListener<T>>();
   private readonly listedListeners = new Set<ListedListener>();
   private resolveSynced!: () => void;
@@ -178,6 +189,7 @@ export class Informer<T extends ObjectLike> {
       capMs: options.backoff?.capMs ?? DEFAULTS.backoffCapMs,
       resetAfterMs: options.backoff?.resetAfterMs ?? DEFAULTS.backoffResetAfterMs,
     };
+    this.transform = options.transform ?? ((obj) => obj);
     this.log = options.log.child({ informer: options.path });
     this.synced = new Promise<void>((resolve, reject) => {
       this.resolveSynced = resolve;
@@ -206,6 +218,32 @@ export class Informer<T extends ObjectLike> {
   /** Every cached object. */
   list(): T[] {
     return [...this.cache.values()];
+  }
+
+  /** The cached objects of one namespace. */
+  inNamespace(namespace: string): T[] {
+    const objects = this.byNamespace.get(namespace);
+    return objects ? [...objects.values()] : [];
+  }
+
+  /**
+   * Adds an index: `keyOf` names the bucket an object belongs to (undefined: none), so
+   * {@link byIndex} finds e.g. one customer's objects without scanning every object. Add indexes
+   * before {@link start}.
+   */
+  addIndex(name: string, keyOf: (obj: T) => string | undefined): this {
+    const buckets = new Map<string, Map<string, T>>();
+    this.indexes.set(name, { keyOf, buckets });
+    for (const [key, obj] of this.cache) addTo(buckets, keyOf(obj), key, obj);
+    return this;
+  }
+
+  /** The cached objects whose index `name` key is `key`. */
+  byIndex(name: string, key: string): T[] {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`informer for ${this.options.path} has no index ${name}`);
+    const objects = index.buckets.get(key);
+    return objects ? [...objects.values()] : [];
   }
 
   /** The cached object, if any; omit `namespace` for cluster-scoped objects. */
@@ -301,7 +339,7 @@ export class Informer<T extends ObjectLike> {
           fieldSelector: this.options.fieldSelector,
         };
         const page = (await this.getJson(params)) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
-        items.push(...(page.items ?? []));
+        for (const item of page.items ?? []) items.push(this.transform(item) as T);
         // Every page of a paginated list is served at the first page's resourceVersion.
         resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
         continueToken = page.metadata?.continue || undefined;
@@ -318,7 +356,9 @@ export class Informer<T extends ObjectLike> {
 
     const changes = diffSnapshot(this.cache, items);
     this.cache.clear();
-    for (const obj of items) this.cache.set(objectKey(obj), obj);
+    this.byNamespace.clear();
+    for (const index of this.indexes.values()) index.buckets.clear();
+    for (const obj of items) this.put(obj);
     this.lastResourceVersion = resourceVersion;
     this.log.debug({ objects: items.length, changes: changes.length, resourceVersion }, 'informer listed');
     for (const { obj, type } of changes) this.emitChange(obj, type);
@@ -419,35 +459,59 @@ export class Informer<T extends ObjectLike> {
       // Never the line itself: it may be a Secret's body (and JSON.parse's message quotes it too).
       return { kind: 'failed', cause: 'decode', message: `unparseable watch event (${line.length} characters)` };
     }
-    const obj = event.object;
     if (event.type === 'ERROR') {
+      const obj = event.object;
       // The server reports an expired resourceVersion as an ERROR event carrying a Status with code 410.
       if (obj?.code === 410) return { kind: 'expired' };
       return { kind: 'failed', cause: 'error event', ...(obj?.code !== undefined && { code: obj.code }), message: obj?.message ?? '' };
     }
-    if (!obj) return undefined;
-    const resourceVersion = obj.metadata?.resourceVersion;
+    if (!event.object) return undefined;
+    const resourceVersion = event.object.metadata?.resourceVersion;
     if (resourceVersion) this.lastResourceVersion = resourceVersion;
     switch (event.type) {
       case 'ADDED':
       case 'MODIFIED': {
-        const key = objectKey(obj);
-        const old = this.cache.get(key);
+        const obj = this.transform(event.object) as T;
+        const old = this.cache.get(objectKey(obj));
         const type: ChangeType = old ? 'MODIFIED' : 'ADDED';
-        this.cache.set(key, obj as T);
-        this.emitChange(obj as T, type, old);
+        this.put(obj);
+        this.emitChange(obj, type, old);
         return undefined;
       }
-      case 'DELETED':
-        this.cache.delete(objectKey(obj));
-        this.emitChange(obj as T, 'DELETED');
+      case 'DELETED': {
+        const obj = this.transform(event.object) as T;
+        this.remove(obj);
+        this.emitChange(obj, 'DELETED');
         return undefined;
+      }
       case 'BOOKMARK':
         return undefined;
       default:
         this.log.warn({ type: event.type }, 'informer ignored unknown watch event type');
         return undefined;
     }
+  }
+
+  private put(obj: T): void {
+    const key = objectKey(obj);
+    const old = this.cache.get(key);
+    if (old) this.unindex(key, old);
+    this.cache.set(key, obj);
+    addTo(this.byNamespace, obj.metadata?.namespace ?? '', key, obj);
+    for (const { keyOf, buckets } of this.indexes.values()) addTo(buckets, keyOf(obj), key, obj);
+  }
+
+  private remove(obj: T): void {
+    const key = objectKey(obj);
+    const old = this.cache.get(key);
+    if (!old) return;
+    this.cache.delete(key);
+    this.unindex(key, old);
+  }
+
+  private unindex(key: string, old: T): void {
+    removeFrom(this.byNamespace, old.metadata?.namespace ?? '', key);
+    for (const { keyOf, buckets } of this.indexes.values()) removeFrom(buckets, keyOf(old), key);
   }
 
   private resync(): void {
@@ -524,6 +588,20 @@ export class Informer<T extends ObjectLike> {
       request.end();
     });
   }
+}
+
+function addTo<T>(buckets: Map<string, Map<string, T>>, bucket: string | undefined, key: string, obj: T): void {
+  if (bucket === undefined) return;
+  let objects = buckets.get(bucket);
+  if (!objects) buckets.set(bucket, (objects = new Map()));
+  objects.set(key, obj);
+}
+
+function removeFrom<T>(buckets: Map<string, Map<string, T>>, bucket: string | undefined, key: string): void {
+  if (bucket === undefined) return;
+  const objects = buckets.get(bucket);
+  objects?.delete(key);
+  if (objects?.size === 0) buckets.delete(bucket);
 }
 
 async function readBody(response: http.IncomingMessage): Promise<string> {

@@ -92,7 +92,7 @@ export class CustomerReconciler {
     const now = clock();
     const cachedCustomer = caches.customers.get(name);
     const customer = cachedCustomer && this.withWrittenStatus('Customer', cachedCustomer);
-    const licenses = caches.licenses.list().filter((l) => l.spec?.customer === name).map((l) => this.withWrittenStatus('License', l));
+    const licenses = caches.licenses.ofCustomer(name).map((l) => this.withWrittenStatus('License', l));
     const applications = caches.applications.list();
     // Without the Customer there are no namespaces to measure: its licenses keep the usage they showed.
     const usage = cachedCustomer
@@ -108,7 +108,7 @@ export class CustomerReconciler {
         ...licenses.map((l) => l.spec.registryCredentialsSecret),
         ...applications.map((a) => a.spec.registry?.credentialsSecret),
       ]),
-      namespaceOwners: this.namespaceOwners(),
+      namespaceOwners: this.namespaceOwners(customer?.spec?.namespaces ?? [name]),
       operatorNamespace: this.deps.operatorNamespace,
       ledgers: customerLedgers(caches.ledgers, name),
       usage,
@@ -191,11 +191,12 @@ export class CustomerReconciler {
     return this.written.size;
   }
 
-  private namespaceOwners(): Map<string, string> {
+  /** Who owns each of `names` (the namespaces the customer asks for: the plan reads no others). */
+  private namespaceOwners(names: unknown): Map<string, string> {
     const owners = new Map<string, string>();
-    for (const ns of this.deps.caches.namespaces.list()) {
-      const owner = ns.metadata?.labels?.[CUSTOMER_LABEL];
-      if (owner) owners.set(ns.metadata!.name!, owner);
+    for (const name of Array.isArray(names) ? names : []) {
+      const owner = typeof name === 'string' ? this.deps.caches.namespaces.get(name)?.metadata?.labels?.[CUSTOMER_LABEL] : undefined;
+      if (owner) owners.set(name as string, owner);
     }
     return owners;
   }
@@ -223,7 +224,7 @@ export class CustomerReconciler {
       }
       this.deps.log.info({ customer, namespace: name }, 'namespace claimed');
     }
-    for (const ns of caches.namespaces.list()) {
+    for (const ns of caches.namespaces.ofCustomer(customer)) {
       const name = ns.metadata!.name!;
       if (ns.metadata?.labels?.[CUSTOMER_LABEL] !== customer || wanted.includes(name)) continue;
       if (ns.metadata?.deletionTimestamp) continue;
@@ -248,8 +249,8 @@ export class CustomerReconciler {
       await writer.apply(object as KubernetesObject);
     }
     const owned: KubernetesObject[] = [
-      ...caches.versionPolicies.list().map((o) => ({ ...o, kind: 'VersionPolicy', apiVersion: API_VERSION }) as KubernetesObject),
-      ...caches.pullSecrets.list().map((o) => ({ ...o, kind: 'Secret', apiVersion: 'v1' }) as KubernetesObject),
+      ...caches.versionPolicies.ofCustomer(customer).map((o) => ({ ...o, kind: 'VersionPolicy', apiVersion: API_VERSION }) as KubernetesObject),
+      ...caches.pullSecrets.ofCustomer(customer).map((o) => ({ ...o, kind: 'Secret', apiVersion: 'v1' }) as KubernetesObject),
     ];
     for (const object of owned) {
       if (object.metadata?.labels?.[CUSTOMER_LABEL] !== customer || wanted.has(key(object))) continue;

@@ -11,6 +11,8 @@ import { LIMITS_WEBHOOK_PATH, WEBHOOK_PATH } from '../enforcement/webhook-config
 
 /** Largest AdmissionReview accepted; the API server sends at most a few MB. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** How long an idle connection from the API server stays open: longer than its own idle timeout (90 s). */
+const KEEP_ALIVE_MS = 120_000;
 
 export interface WebhookServer {
   port: number;
@@ -70,6 +72,10 @@ export async function serveWebhook(args: {
       args.onReviewed?.(performance.now() - started, response.allowed);
     });
   });
+  // The API server keeps idle webhook connections for 90 s (Go's IdleConnTimeout); Node closes
+  // them after 5 s by default, so a request after a quiet spell paid a new TLS handshake.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(args.port, args.host, resolve);

@@ -184,6 +184,44 @@ describe('Informer against the API server', () => {
     expect(informer.list().map((cm) => cm.metadata?.name).sort()).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
   });
 
+  it('transforms every object on ingest (list and watch) and finds a namespace\'s objects by index', async () => {
+    const seenByTransform: string[] = [];
+    const { informer, recorder, create, update, remove } = fixture({
+      transform: (o) => {
+        const cm = o as V1ConfigMap;
+        seenByTransform.push(cm.metadata?.managedFields ? 'full' : 'slim');
+        const { managedFields: _dropped, ...metadata } = cm.metadata!;
+        return { metadata, data: { kept: cm.data?.['kept'] ?? '' } } as V1ConfigMap;
+      },
+    });
+    informer.addIndex('kept', (cm) => cm.data?.['kept']);
+    await create('listed', { kept: '1', dropped: 'x'.repeat(100) });
+    informer.start();
+    await informer.synced;
+    expect(informer.get('listed', namespace)).toMatchObject({ data: { kept: '1' } });
+    expect(informer.get('listed', namespace)?.metadata?.managedFields).toBeUndefined();
+    await create('watched', { kept: '2', dropped: 'y' });
+    await recorder.until((seen) => seen.some((e) => e.type === 'ADDED' && e.name === 'watched'));
+    await update('watched', { kept: '3', dropped: 'z' });
+    await recorder.until((seen) => seen.some((e) => e.type === 'MODIFIED' && e.name === 'watched'));
+    // Listeners get what the cache holds.
+    expect(recorder.afterList(1)).toEqual([
+      { type: 'ADDED', name: 'watched', data: { kept: '2' } },
+      { type: 'MODIFIED', name: 'watched', data: { kept: '3' } },
+    ]);
+    expect(seenByTransform.every((s) => s === 'full')).toBe(true);
+    expect(informer.inNamespace(namespace).map((cm) => cm.metadata?.name).sort()).toEqual(['listed', 'watched']);
+    expect(informer.inNamespace('elsewhere')).toEqual([]);
+    // The index follows updates: the object left bucket 2 for bucket 3.
+    expect(informer.byIndex('kept', '3').map((cm) => cm.metadata?.name)).toEqual(['watched']);
+    expect(informer.byIndex('kept', '2')).toEqual([]);
+    expect(informer.byIndex('kept', '1').map((cm) => cm.metadata?.name)).toEqual(['listed']);
+    await remove('watched');
+    await recorder.until((seen) => seen.some((e) => e.type === 'DELETED' && e.name === 'watched'));
+    expect(informer.inNamespace(namespace).map((cm) => cm.metadata?.name)).toEqual(['listed']);
+    expect(informer.byIndex('kept', '3')).toEqual([]);
+  });
+
   it('resumes a watch the server ended (timeoutSeconds) from its resourceVersion, without re-listing', async () => {
     const { informer, recorder, capture, create } = fixture({ watchTimeoutSeconds: 1 });
     informer.start();
