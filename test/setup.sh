@@ -19,7 +19,7 @@ if [ "$(uname -s)" = Linux ] && [ "$(id -u)" -eq 0 ] && [ "${LICENSEGATE_E2E:-}"
   [ -x /usr/sbin/runc ] || missing+=(runc)
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   command -v iptables >/dev/null 2>&1 || missing+=(iptables)
-  [ -x /bin/busybox ] || missing+=(busybox-static)
+  dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)   # static: it is the whole test image
   [ -x /usr/bin/buildah ] || missing+=(buildah)
   [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 fi
