@@ -187,7 +187,7 @@ function diff(a: Record<string, unknown>, b: Record<string, unknown>): string[] 
 }
 
 function spawnOperator(options: ChaosOptions): OperatorProcess {
-  return new OperatorProcess({ repoRoot: options.repoRoot, kubeconfigPath: options.kubeconfigPath, resyncSeconds: 600, workers: undefined });
+  return new OperatorProcess({ repoRoot: options.repoRoot, kubeconfigPath: options.kubeconfigPath, resyncSeconds: 600, workers: undefined, tsx: true });
 }
 
 async function writesOf(operator: OperatorProcess): Promise<number> {

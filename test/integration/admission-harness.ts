@@ -68,7 +68,12 @@ export function deploymentWith(namespace: string, name: string, images: string[]
 /** Retries until the API server's admission reflects a just-written policy or param (its informers lag a little). */
 export async function untilAdmission(check: () => Promise<boolean>, timeoutMs = 20_000, describe?: () => Promise<unknown>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
+  // A 404 (the operator has not created the customer's namespace yet) is "not yet" too.
+  const attempt = () => check().catch((error: unknown) => {
+    if (apiError(error).code === 404) return false;
+    throw error;
+  });
+  while (!(await attempt())) {
     if (Date.now() > deadline) {
       const detail = describe ? `: ${JSON.stringify(await describe())}` : '';
       throw new Error(`admission did not reach the expected state in time${detail}`);
