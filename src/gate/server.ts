@@ -147,6 +147,28 @@ async function upstreamTagList(deps: GateDeps, up: Reachable, repository: string
   return tags;
 }
 
+/**
+ * Decides with what the gate knows of the repository; when the answer may change with more
+ * knowledge (an unseen tag or digest), learns from upstream once and decides again. Refuses
+ * (throws) unless allowed.
+ */
+async function authorizeLearning(
+  deps: GateDeps,
+  learner: Learner,
+  access: LicenseAccess,
+  repository: string,
+  signal: AbortSignal,
+  decide: (known: ReturnType<GateDeps['knowledge']['repository']>) => ReturnType<typeof authorizeManifest>,
+): Promise<void> {
+  const known = () => deps.knowledge.repository(GateView.upstreamRepository(upstreamServer(access), repository));
+  let verdict = decide(known());
+  if (!verdict.allowed && verdict.mayLearn) {
+    await learner.learn(access, repository, signal);
+    verdict = decide(known());
+  }
+  if (!verdict.allowed) refuse(verdict);
+}
+
 async function manifest(
   deps: GateDeps,
   learner: Learner,
@@ -159,12 +181,7 @@ async function manifest(
   signal: AbortSignal,
   answer: Answer,
 ): Promise<void> {
-  let verdict = authorizeManifest(access.grant, repository, reference, deps.knowledge.repository(GateView.upstreamRepository(upstreamServer(access), repository)));
-  if (!verdict.allowed && verdict.mayLearn) {
-    await learner.learn(access, repository, signal);
-    verdict = authorizeManifest(access.grant, repository, reference, deps.knowledge.repository(GateView.upstreamRepository(upstreamServer(access), repository)));
-  }
-  if (!verdict.allowed) refuse(verdict);
+  await authorizeLearning(deps, learner, access, repository, signal, (known) => authorizeManifest(access.grant, repository, reference, known));
   const up = upstreamOrLog(deps, access);
   const repoKey = GateView.upstreamRepository(up.server, repository);
   const ref = reference.tag ?? reference.digest;
@@ -218,12 +235,7 @@ async function blob(
   signal: AbortSignal,
   answer: Answer,
 ): Promise<void> {
-  let verdict = authorizeBlob(access.grant, repository, digest, deps.knowledge.repository(GateView.upstreamRepository(upstreamServer(access), repository)));
-  if (!verdict.allowed && verdict.mayLearn) {
-    await learner.learn(access, repository, signal);
-    verdict = authorizeBlob(access.grant, repository, digest, deps.knowledge.repository(GateView.upstreamRepository(upstreamServer(access), repository)));
-  }
-  if (!verdict.allowed) refuse(verdict);
+  await authorizeLearning(deps, learner, access, repository, signal, (known) => authorizeBlob(access.grant, repository, digest, known));
   const up = upstreamOrLog(deps, access);
   const range = typeof req.headers.range === 'string' && RANGE.test(req.headers.range) ? req.headers.range : undefined;
   const r = await timed(deps, 'blob', () =>
