@@ -32,6 +32,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
+          // After each file's own hooks: its operators stopped, no webhook left pointing at them.
+          setupFiles: ['test/integration/file-setup.ts'],
           // One control plane serves the whole run; files share it, so keep them few and
           // let each test own its namespace and object names.
           testTimeout: 60_000,

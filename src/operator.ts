@@ -85,6 +85,7 @@ export class Operator {
   private webhookStarting: Promise<void> | undefined;
   private readonly nodes: Informer<KubernetesObject & ObjectLike>;
   private stopping = false;
+  private stopped: Promise<void> | undefined;
   private synced = false;
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -286,6 +287,8 @@ export class Operator {
     this.synced = true;
     await this.syncWebhookServer();
     this.options.log.info({ identity: this.options.config.LICENSEGATE_IDENTITY }, 'caches synced');
+    // Stopped while starting: never lead (and write) after stop() has returned.
+    if (this.stopping) return;
     if (this.elector) this.elector.start();
     else this.startLeading();
   }
@@ -390,7 +393,12 @@ export class Operator {
    * even when an earlier one failed (a failed drain must not keep the lease held until it
    * expires); the first failure is rethrown at the end.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    // Idempotent: a second signal, or a caller's cleanup after a failed start, waits for the same stop.
+    return (this.stopped ??= this.stopOnce());
+  }
+
+  private async stopOnce(): Promise<void> {
     this.stopping = true;
     clearInterval(this.resyncTimer);
     const failures: unknown[] = [];

@@ -14,7 +14,7 @@ import { applyObjects } from '../../src/kube/apply.js';
 import { apiError } from '../../src/kube/errors.js';
 import type { Operator } from '../../src/operator.js';
 import { worldArb } from '../fuzz/generators.js';
-import { kubeConfig, uniqueName } from './context.js';
+import { eventually, kubeConfig, uniqueName } from './context.js';
 import { deleteByPrefix } from './cleanup.js';
 import { startOperator, watchUntilPasses } from './operator-harness.js';
 
@@ -112,20 +112,25 @@ describe(`fuzzing the operator through the API server (${WORLDS} generated world
   });
 
   it('grants what is Active in its customer namespaces, and never copies the foreign Secret', async () => {
-    const [licenses, customers, policies] = await Promise.all(
-      ['licenses', 'customers', 'versionpolicies'].map((plural) => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }).then((r) => (r as { items: unknown[] }).items)),
-    ) as [License[], Customer[], VersionPolicy[]];
-    let checked = 0;
-    for (const l of licenses.filter(mine)) {
-      if (l.status?.phase !== 'Active' || (l.status.grantedVersions ?? []).length === 0) continue;
-      const customer = customers.find((c) => c.metadata.name === l.spec.customer)!;
-      for (const ns of customer.status?.namespaces ?? []) {
-        const policy = policies.find((p) => p.metadata.namespace === ns);
-        const licensed = Object.values(policy?.spec.repositories ?? {}).some((r) => r.licenses.includes(l.metadata.name));
-        expect(licensed, `${l.metadata.name} in ${ns}`).toBe(true);
-        checked++;
+    // A License's status and its customer's VersionPolicies are separate writes: compare them once the operator has settled.
+    await operator.whenIdle();
+    const checked = await eventually(async () => {
+      const [licenses, customers, policies] = await Promise.all(
+        ['licenses', 'customers', 'versionpolicies'].map((plural) => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }).then((r) => (r as { items: unknown[] }).items)),
+      ) as [License[], Customer[], VersionPolicy[]];
+      let count = 0;
+      for (const l of licenses.filter(mine)) {
+        if (l.status?.phase !== 'Active' || (l.status.grantedVersions ?? []).length === 0) continue;
+        const customer = customers.find((c) => c.metadata.name === l.spec.customer)!;
+        for (const ns of customer.status?.namespaces ?? []) {
+          const policy = policies.find((p) => p.metadata.namespace === ns);
+          const licensed = Object.values(policy?.spec.repositories ?? {}).some((r) => r.licenses.includes(l.metadata.name));
+          expect(licensed, `${l.metadata.name} in ${ns}`).toBe(true);
+          count++;
+        }
       }
-    }
+      return count;
+    }, 60_000);
     console.log(`fuzz: ${checked} active grants checked in VersionPolicies`);
     const secrets = await kc.makeApiClient(CoreV1Api).listSecretForAllNamespaces({ labelSelector: 'app.kubernetes.io/managed-by=licensegate' });
     expect(JSON.stringify(secrets.items.map((s) => s.data))).not.toContain(Buffer.from('stolen:stolen').toString('base64'));

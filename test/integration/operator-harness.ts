@@ -13,8 +13,23 @@ export async function startOperator(kc: KubeConfig, env: Record<string, string> 
   // The webhook is on by default in production; tests that want it say so (and pick a port).
   const config = loadConfig({ LICENSEGATE_LEADER_ELECTION: 'false', LICENSEGATE_HTTP_PORT: '0', LICENSEGATE_WEBHOOK: 'false', ...env });
   const operator = new Operator({ kc, config, log: testLog, ...(clock ? { clock } : {}) });
+  startedInThisFile.add(operator);
   await operator.start();
   return operator;
+}
+
+/**
+ * Every operator this file started, stopped or not. A test that times out keeps running after
+ * its file ends, and an operator it starts late would re-create the webhook configuration and
+ * then die with the file's worker, leaving every later file's requests to a dead port (seen in
+ * CI): the file's teardown stops them all (stop is idempotent).
+ */
+const startedInThisFile = new Set<Operator>();
+
+/** Stops every operator this file started (file-setup.ts calls it after the file's own hooks). */
+export async function stopOperatorsOfThisFile(): Promise<void> {
+  for (const operator of startedInThisFile) await operator.stop().catch(() => undefined);
+  startedInThisFile.clear();
 }
 
 /**

@@ -158,7 +158,8 @@ describe('a /scale request whose parent the webhook has not seen (defect 4)', ()
 });
 
 describe('a webhook configuration shipped by someone else (the Helm chart)', () => {
-  it('gets its caBundle filled in and nothing else changed', async () => {
+  // Stops one operator and starts another: more than the default minute on a loaded machine.
+  it('gets its caBundle filled in and nothing else changed', { timeout: 180_000 }, async () => {
     await operator?.stop();
     const shipped = renderWebhookConfiguration({
       engine: 'webhook',
