@@ -200,8 +200,8 @@ export class Operator {
       log,
       operatorNamespace: config.LICENSEGATE_NAMESPACE,
       clock,
-      onSweepTargets: (customer, policies, onViolation) => {
-        for (const namespace of this.sweeps.setCustomerTargets(customer, policies, onViolation)) this.queue.add(SWEEP_KEY + namespace);
+      onSweepTargets: (customer, policies, onViolation, beyondLimits) => {
+        for (const namespace of this.sweeps.setCustomerTargets(customer, policies, onViolation, beyondLimits)) this.queue.add(SWEEP_KEY + namespace);
       },
       ledgers: this.ledgerWriter,
       nodeCount: () => this.nodes.list().length,

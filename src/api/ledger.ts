@@ -54,6 +54,9 @@ export const ledgerSpec = z.object({
     .describe('Highest signed-license sequence accepted; a lower one is a rollback and is refused.'),
   seats: z.array(ledgerSeat).max(10_000).optional().describe('Seats taken by first use, kept until released.'),
   tokens: z.array(ledgerToken).max(10_000).optional().describe('Namespaces holding a floating token.'),
+  beyondAllowanceSince: timestamp
+    .optional()
+    .describe('Since when workloads of the application run beyond a limit (with its overage allowance); the sweep stops the newest of them when the grace period from here ends.'),
   lastSample: z
     .object({ at: timestamp, replicas: z.number().int().min(0) })
     .optional()
@@ -91,6 +94,7 @@ export const ledgerDefinition: ResourceDefinition = {
     { name: 'Tokens', type: 'string', jsonPath: '.spec.tokens[*].namespace', priority: 1 },
     { name: 'Seats', type: 'string', jsonPath: '.spec.seats[*].name', priority: 1 },
     { name: 'Sequence', type: 'integer', jsonPath: '.spec.signedSequence', priority: 1 },
+    { name: 'Beyond Limit Since', type: 'string', jsonPath: '.spec.beyondAllowanceSince', priority: 1 },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],
 };

@@ -5,6 +5,7 @@
  * out. Nothing here ever touches a PersistentVolumeClaim.
  */
 import type { VersionPolicySpec, ViolationAction } from '../api/index.js';
+import { desiredPods, type WorkloadObject } from '../licensing/usage.js';
 import { deniedImages } from './decide.js';
 import { imagesOf, REPLICATED_KINDS, replicasOf, SUSPENDABLE_KINDS } from './workload.js';
 
@@ -66,25 +67,56 @@ function isControlled(w: Workload): boolean {
   return (w.metadata?.ownerReferences ?? []).some((o) => o.controller && o.kind !== 'CronJob');
 }
 
-/** Plans the sweep of one namespace. `granted` includes licenses still in their grace period. */
-export function planSweep(workloads: Workload[], granted: VersionPolicySpec, onViolation: ViolationAction): SweepAction[] {
+/**
+ * Plans the sweep of one namespace. `granted` includes licenses still in their grace period.
+ * `beyondLimits` ("Kind/name" → why) names the licensed workloads that run beyond a limit
+ * after its grace period (licensing/limit-sweep.ts): they get onViolation too, and one that
+ * enforcement stopped stays stopped while it has no room.
+ */
+export function planSweep(
+  workloads: Workload[],
+  granted: VersionPolicySpec,
+  onViolation: ViolationAction,
+  beyondLimits: ReadonlyMap<string, string> = new Map(),
+): SweepAction[] {
   const actions: SweepAction[] = [];
   for (const w of workloads) {
     if (!w.kind || !w.metadata?.name || !w.metadata.namespace || w.metadata.deletionTimestamp) continue;
     if (isControlled(w) && w.kind !== 'Job') continue;
     const ref = { apiVersion: w.apiVersion ?? 'v1', kind: w.kind, namespace: w.metadata.namespace, name: w.metadata.name };
-    const denied = deniedImages(imagesOf(w as Parameters<typeof imagesOf>[0]), granted);
-    if (denied.length === 0) {
+    const images = imagesOf(w as Parameters<typeof imagesOf>[0]);
+    const denied = deniedImages(images, granted);
+    const beyond = beyondLimits.get(`${w.kind}/${w.metadata.name}`);
+    if (denied.length === 0 && beyond === undefined) {
       const restore = restoreAction(w);
       if (restore) actions.push({ ...restore, workload: ref, image: '' });
       continue;
     }
-    const image = denied[0]!.image;
+    const image = denied[0]?.image ?? images[0] ?? '';
     const action = violationAction(w, onViolation, image);
     if (!action) continue;
-    actions.push({ ...action, workload: ref, image, message: `${action.message}: image ${image} is not licensed for customer ${granted.customer}` });
+    const why = denied.length > 0 ? `image ${image} is not licensed for customer ${granted.customer}` : beyond!;
+    actions.push({ ...action, workload: ref, image, message: `${action.message}: ${why}` });
   }
   return actions;
+}
+
+/**
+ * The pods a workload that enforcement stopped would run once restored (what its record
+ * says), or undefined when enforcement has not stopped it. A record the operator cannot have
+ * written counts as none, as in {@link restoreAction}.
+ */
+export function stoppedPods(w: Workload, nodeCount: number): number | undefined {
+  const annotations = w.metadata?.annotations ?? {};
+  if (annotations[REPLICAS_ANNOTATION] !== undefined && REPLICATED_KINDS.includes(w.kind ?? '') && replicasOf(w as Parameters<typeof replicasOf>[0]) === 0) {
+    return readReplicas(annotations[REPLICAS_ANNOTATION]);
+  }
+  if (annotations[SUSPENDED_ANNOTATION] !== undefined && w.spec?.suspend === true) {
+    return desiredPods({ ...w, spec: { ...w.spec, suspend: false } } as WorkloadObject, nodeCount);
+  }
+  // Its status says 0 scheduled while stopped: once restarted it runs on every node again.
+  if (annotations[NODE_SELECTOR_ANNOTATION] !== undefined && w.kind === 'DaemonSet') return nodeCount;
+  return undefined;
 }
 
 function violationAction(w: Workload, onViolation: ViolationAction, image: string): Omit<SweepAction, 'workload' | 'image'> | undefined {

@@ -28,7 +28,8 @@ import { containsEntries, sameJson } from './equality.js';
 import { LedgerWriter } from './ledger.js';
 import { customerLedgers, recordTrials } from './trials.js';
 import { releaseUnbackedTokens } from './tokens.js';
-import { measureCustomerUsage } from './usage.js';
+import { labelledNamespaces, measureCustomerUsage } from './usage.js';
+import { planLimitHolds } from './limit-sweep.js';
 import type { MeasuredUsage } from '../render/usage.js';
 import { recordMonthlyUsage } from './billing.js';
 import { syncStatusConfigMaps } from './statusconfigmaps.js';
@@ -55,7 +56,7 @@ export interface CustomerReconcilerDeps {
   /** Told of every plan, for metrics. */
   onPlanned?: (customer: string, plan: CustomerPlan, licenses: License[]) => void;
   /** Told, after the owned objects are written, what may keep running in each of the customer's namespaces (none: stop sweeping). */
-  onSweepTargets: (customer: string, policies: VersionPolicy[], onViolation: ViolationAction) => void;
+  onSweepTargets: (customer: string, policies: VersionPolicy[], onViolation: ViolationAction, beyondLimits: ReadonlyMap<string, ReadonlyMap<string, string>>) => void;
   /** Writes the Ledgers (trial records, token releases). */
   ledgers: LedgerWriter;
   /** Nodes in the cluster (a DaemonSet desires one pod per node). */
@@ -132,13 +133,17 @@ export class CustomerReconciler {
     await syncDefaultServiceAccounts({ caches, writer, log: this.deps.log }, name, plan, addToServiceAccounts);
     // Running workloads are the sweep controller's: it learns what may keep running here.
     const onViolation = customerSpec.safeParse(customer?.spec).data?.enforcement.onViolation ?? 'ScaleToZero';
-    this.deps.onSweepTargets(name, customer && !deleting ? plan.sweepPolicies : [], onViolation);
+    const active = licenses.filter((l) => plan.evaluations.get(l.metadata.name)?.phase === 'Active');
+    const limitHolds = customer && !deleting
+      ? await planLimitHolds({ caches, ledgers: this.deps.ledgers, clock }, name, labelledNamespaces(caches, name), active, onViolation, this.deps.nodeCount?.() ?? 1)
+      : undefined;
+    this.deps.onSweepTargets(name, customer && !deleting ? plan.sweepPolicies : [], onViolation, limitHolds?.beyondLimits ?? new Map());
     await recordMonthlyUsage({ caches, ledgers: this.deps.ledgers, clock }, name, usage);
     const tokenRelease = await releaseUnbackedTokens({ caches, ledgers: this.deps.ledgers, clock }, name, plan.namespaces, this.deps.nodeCount?.() ?? 1);
     await this.writeStatuses(name, customer, licenses, plan);
     this.pruneWritten(name, new Set([...licenses.map((l) => `License/${l.metadata.name}`), ...(customer ? [`Customer/${name}`] : [])]));
     await syncStatusConfigMaps(caches, writer, name, plan.statusConfigMaps);
-    for (const event of plan.events) {
+    for (const event of [...plan.events, ...(limitHolds?.events ?? []).map((e) => ({ ...e, kind: 'License' as const, name: e.license }))]) {
       const subject = event.kind === 'License' ? licenses.find((l) => l.metadata.name === event.name) : customer;
       await writer.event(
         { apiVersion: API_VERSION, kind: event.kind, name: event.name, uid: subject?.metadata.uid },
@@ -156,7 +161,7 @@ export class CustomerReconciler {
         metadata: { name, resourceVersion: customer.metadata.resourceVersion, finalizers: customer.metadata.finalizers.filter((f) => f !== CUSTOMER_FINALIZER) },
       } as KubernetesObject);
     }
-    const next = [plan.nextTransitionAt, tokenRelease].filter((d): d is Date => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
+    const next = [plan.nextTransitionAt, tokenRelease, limitHolds?.next].filter((d): d is Date => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
     if (!next) return {};
     const wait = next.getTime() - now.getTime() + TRANSITION_SLACK_MS;
     return { requeueAfterMs: Math.min(Math.max(wait, 0), MAX_REQUEUE_MS) };

@@ -34,6 +34,8 @@ export interface SweepTarget {
   customer: string;
   policy: VersionPolicy;
   onViolation: ViolationAction;
+  /** Licensed workloads running beyond a limit after its grace period ("Kind/name" → why). */
+  beyondLimits: ReadonlyMap<string, string>;
 }
 
 export interface SweepControllerDeps {
@@ -67,11 +69,24 @@ export class SweepController {
       return this.targets.delete(namespace);
     }
     this.targets.set(namespace, target);
-    return !current || current.onViolation !== target.onViolation || !sameJson(current.policy.spec, target.policy.spec);
+    return (
+      !current ||
+      current.onViolation !== target.onViolation ||
+      !sameJson(current.policy.spec, target.policy.spec) ||
+      !sameJson([...current.beyondLimits], [...target.beyondLimits])
+    );
   }
 
-  /** Replaces the targets of one customer: its namespaces now, all others of it cleared. Returns the namespaces to sweep. */
-  setCustomerTargets(customer: string, policies: VersionPolicy[], onViolation: ViolationAction): string[] {
+  /**
+   * Replaces the targets of one customer: its namespaces now, all others of it cleared.
+   * `beyondLimits` is by namespace. Returns the namespaces to sweep.
+   */
+  setCustomerTargets(
+    customer: string,
+    policies: VersionPolicy[],
+    onViolation: ViolationAction,
+    beyondLimits: ReadonlyMap<string, ReadonlyMap<string, string>> = new Map(),
+  ): string[] {
     const changed: string[] = [];
     const wanted = new Set(policies.map((p) => p.metadata.namespace!));
     for (const [namespace, target] of this.targets) {
@@ -79,7 +94,7 @@ export class SweepController {
     }
     for (const policy of policies) {
       const namespace = policy.metadata.namespace!;
-      if (this.setTarget(namespace, { customer, policy, onViolation })) changed.push(namespace);
+      if (this.setTarget(namespace, { customer, policy, onViolation, beyondLimits: beyondLimits.get(namespace) ?? new Map() })) changed.push(namespace);
     }
     return changed;
   }
@@ -108,7 +123,7 @@ export class SweepController {
     const workloads = this.deps.workloads.flatMap((cache) => cache.inNamespace(namespace));
     const reported = this.reportedIn(namespace, workloads);
     const failures: string[] = [];
-    for (const action of planSweep(workloads, target.policy.spec, target.onViolation)) {
+    for (const action of planSweep(workloads, target.policy.spec, target.onViolation, target.beyondLimits)) {
       const id = `${action.workload.kind}/${action.workload.name}`;
       const state = `${action.type}@${generationOf(workloads, action)}`;
       if (this.deps.dryRun && reported.get(id) === state) continue;

@@ -7,7 +7,8 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type ConfigurationOptions, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type ConfigurationOptions, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
+import { REPLICAS_ANNOTATION } from '../../src/enforcement/sweep.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION, ledgerName, type Ledger, type License, type LicenseSpec, type VersionPolicy } from '../../src/api/index.js';
 import { WEBHOOK_PATH } from '../../src/enforcement/webhook-config.js';
@@ -159,8 +160,8 @@ describe('maxReplicas', () => {
 });
 
 describe('a limit shrinking below usage', () => {
-  it('kills nothing: LimitReached (over the limit), scale-ups refused, scale-downs admitted', async () => {
-    const { license, namespaces: [a] } = await limitedCustomer(1, { limits: { maxReplicas: 5 } });
+  it('kills nothing during the grace period: LimitReached (over the limit), scale-ups refused, scale-downs admitted', async () => {
+    const { customer, license, namespaces: [a] } = await limitedCustomer(1, { limits: { maxReplicas: 5 } });
     expect(await create(a!, 'four', 4)).toBe('');
     await custom.patchClusterCustomObject(
       { group: GROUP, version: VERSION, plural: 'licenses', name: license, body: { spec: { limits: { maxReplicas: 2 } } } },
@@ -173,6 +174,44 @@ describe('a limit shrinking below usage', () => {
     expect(await until(() => scale(a!, 'four', 5), (m) => m !== '')).toContain('at most 2 replicas');
     expect(await scale(a!, 'four', 3)).toBe('');
     expect((await apps.readNamespacedDeployment({ namespace: a!, name: 'four' })).spec?.replicas).toBe(3);
+    // The grace period (24 h by default) has started, recorded where a restart keeps it.
+    await watchUntilPasses<Ledger>(kc, `/apis/${GROUP}/${VERSION}/ledgers`, (all) => {
+      expect(all.find((l) => l.metadata.name === ledgerName(customer, app))?.spec.beyondAllowanceSince).toBeDefined();
+    });
+    expect((await apps.readNamespacedDeployment({ namespace: a!, name: 'four' })).spec?.replicas).toBe(3);
+  });
+
+  it('after the grace period the newest workloads are scaled to zero until the rest fits; raising the limit restores them exactly', async () => {
+    const { customer, license, namespaces: [a, b] } = await limitedCustomer(2, { limits: { maxReplicas: 6 }, gracePeriod: '2s' });
+    expect(await create(a!, 'older', 3)).toBe('');
+    expect(await until(() => create(b!, 'newer', 3), (m) => m === '')).toBe('');
+    const replicas = async (namespace: string, name: string) => (await apps.readNamespacedDeployment({ namespace, name })).spec?.replicas;
+    const limitTo = (maxReplicas: number) =>
+      custom.patchClusterCustomObject(
+        { group: GROUP, version: VERSION, plural: 'licenses', name: license, body: { spec: { limits: { maxReplicas } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    await limitTo(4);
+    await watchUntilPasses<KubernetesObject & { reason?: string; message?: string; involvedObject?: { name?: string } }>(kc, '/api/v1/namespaces/default/events', (all) => {
+      const event = all.find((e) => e.involvedObject?.name === license && e.reason === 'BeyondLimit');
+      expect(event?.message).toContain(`${b}/Deployment/newer`);
+    }, 30_000);
+    await watchUntilPasses<V1Deployment & KubernetesObject>(kc, `/apis/apps/v1/namespaces/${b}/deployments`, (all) => {
+      const newer = all.find((d) => d.metadata?.name === 'newer');
+      expect(newer?.spec?.replicas).toBe(0);
+      expect(newer?.metadata?.annotations?.[REPLICAS_ANNOTATION]).toBe('3');
+    }, 30_000);
+    expect(await replicas(a!, 'older')).toBe(3);
+    // Held: the tenant cannot scale it back up past the limit, and the operator does not restore it.
+    expect(await scale(b!, 'newer', 3)).toContain('at most 4 replicas');
+    expect((await ledgerOf(customer))?.spec.beyondAllowanceSince).toBeUndefined();
+    await limitTo(6);
+    await watchUntilPasses<V1Deployment & KubernetesObject>(kc, `/apis/apps/v1/namespaces/${b}/deployments`, (all) => {
+      const newer = all.find((d) => d.metadata?.name === 'newer');
+      expect(newer?.spec?.replicas).toBe(3);
+      expect(newer?.metadata?.annotations?.[REPLICAS_ANNOTATION]).toBeUndefined();
+    }, 30_000);
+    expect(await replicas(a!, 'older')).toBe(3);
   });
 });
 

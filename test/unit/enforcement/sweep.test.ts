@@ -5,6 +5,7 @@ import {
   NODE_SELECTOR_ANNOTATION,
   planSweep,
   REPLICAS_ANNOTATION,
+  stoppedPods,
   STOPPED_NODE_LABEL,
   SUSPENDED_ANNOTATION,
   UNLICENSED_ANNOTATION,
@@ -28,6 +29,35 @@ const deployment = (tag: string, replicas: number, annotations?: Record<string, 
 });
 
 describe('planSweep', () => {
+  describe('workloads beyond a limit', () => {
+    const beyond = new Map([['Deployment/d', 'beyond the limits of license lic (maxReplicas 4)']]);
+
+    it('get onViolation though their images are licensed, with the limit as the reason', () => {
+      const [action] = planSweep([deployment('1.0.0', 3)], granted, 'ScaleToZero', beyond);
+      expect(action).toMatchObject({ type: 'ScaleToZero', patch: { metadata: { annotations: { [REPLICAS_ANNOTATION]: '3' } }, spec: { replicas: 0 } } });
+      expect(action!.message).toBe('scaled to 0 (from 3): beyond the limits of license lic (maxReplicas 4)');
+      expect(planSweep([deployment('1.0.0', 3)], granted, 'None', beyond)[0]).toMatchObject({ type: 'Report' });
+    });
+
+    it('stay stopped while held, and are restored exactly once let go', () => {
+      const stopped = deployment('1.0.0', 0, { [REPLICAS_ANNOTATION]: '3' });
+      expect(planSweep([stopped], granted, 'ScaleToZero', beyond)).toEqual([]);
+      expect(planSweep([stopped], granted, 'ScaleToZero')[0]).toMatchObject({ type: 'Restore', patch: { spec: { replicas: 3 } } });
+    });
+  });
+
+  it('stoppedPods reads what a stopped workload would run again, and only from a record the operator writes', () => {
+    expect(stoppedPods(deployment('1.0.0', 0, { [REPLICAS_ANNOTATION]: '3' }), 2)).toBe(3);
+    expect(stoppedPods(deployment('1.0.0', 0, { [REPLICAS_ANNOTATION]: '3; rm -rf' }), 2)).toBeUndefined();
+    // Running again (someone scaled it up): not stopped.
+    expect(stoppedPods(deployment('1.0.0', 2, { [REPLICAS_ANNOTATION]: '3' }), 2)).toBeUndefined();
+    expect(stoppedPods(deployment('1.0.0', 0), 2)).toBeUndefined();
+    const job: Workload = { kind: 'Job', metadata: meta('j', { [SUSPENDED_ANNOTATION]: 'true' }), spec: { suspend: true, parallelism: 4, completions: 2, template: { spec: podSpec('1.0.0') } } };
+    expect(stoppedPods(job, 2)).toBe(2);
+    const daemonSet: Workload = { kind: 'DaemonSet', metadata: meta('ds', { [NODE_SELECTOR_ANNOTATION]: '{}' }), spec: { template: { spec: podSpec('1.0.0') } } };
+    expect(stoppedPods(daemonSet, 5)).toBe(5);
+  });
+
   it('leaves licensed workloads alone', () => {
     expect(planSweep([deployment('1.0.0', 3)], granted, 'ScaleToZero')).toEqual([]);
   });
