@@ -403,14 +403,20 @@ describe('one node per machine', () => {
     // Its chains and pods are untouched: a Service still reaches the pods through kube-proxy.
     const web = await core.createNamespacedService({
       namespace: CUSTOMER,
-      body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
+      // Not port 80: CI sandboxes may hand any port-80 connection to their own HTTP proxy before
+      // kube-proxy's DNAT sees it (an empty 404 from "keryx" twice in CI, never here); 443 and 8080 pass.
+      body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 8080, targetPort: 8080 }] } },
     });
     await expectRunning(CUSTOMER, 'web', 2);
     const body = await eventually(async () => {
-      const response = await fetch(`http://${web.spec!.clusterIP}/`, { signal: AbortSignal.timeout(2_000) });
+      const response = await fetch(`http://${web.spec!.clusterIP}:8080/`, { signal: AbortSignal.timeout(2_000) });
       const text = (await response.text()).trim();
-      // A fresh Service can answer empty before kube-proxy's rules settle (seen once in CI): retry.
-      if (text === '') throw new Error(`empty answer from the Service (HTTP ${response.status})`);
+      // An empty answer is not the pod's (busybox httpd always sends a body): retry until kube-proxy's rules are in.
+      if (text === '') {
+        // Say whether kube-proxy has the Service's rules, so a failure tells a missing rule from an intercepted connection.
+        const rules = (await promisify(execFile)('iptables-save', ['-t', 'nat']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter((l) => l.includes(web.spec!.clusterIP!));
+        throw new Error(`empty answer from the Service (HTTP ${response.status}, server ${response.headers.get('server')}); nat rules for ${web.spec!.clusterIP}: ${rules.join(' | ') || 'none'}`);
+      }
       return text;
     });
     expect(body).toBe('1.0.0');
