@@ -95,7 +95,10 @@ export class Operator {
     const clock = options.clock ?? (() => new Date());
     this.metrics = options.metrics ?? new OperatorMetrics();
     this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }), mayWrite: () => this.leading });
-    this.ledgerWriter = new LedgerWriter(kc, () => this.metrics.writes.inc({ verb: 'update', kind: 'Ledger' }));
+    this.ledgerWriter = new LedgerWriter(kc, {
+      onWrite: () => this.metrics.writes.inc({ verb: 'update', kind: 'Ledger' }),
+      onConflict: () => this.metrics.ledgerConflicts.inc(),
+    });
 
     // Every cache drops managedFields and last-applied-configuration on ingest; workloads keep only a
     // projection; equal strings (tags, digests, reasons, labels) are shared across objects.

@@ -33,7 +33,15 @@ export class LedgerWriter {
   /** What this writer last stored per Ledger: fresher than an informer cache right after a write. */
   private readonly stored = new Map<string, Ledger>();
 
-  constructor(kc: KubeConfig, private readonly onWrite?: () => void) {
+  constructor(
+    kc: KubeConfig,
+    private readonly observe: {
+      /** Called once per write sent. */
+      onWrite?: () => void;
+      /** Called when a write lost a race (409): contention worth watching. */
+      onConflict?: () => void;
+    } = {},
+  ) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
   }
 
@@ -67,6 +75,7 @@ export class LedgerWriter {
         return { result: decided.result, wrote: true, ledger: stored };
       } catch (error) {
         // Someone wrote first (409 Conflict), or created it first (409 AlreadyExists): decide again on theirs.
+        if (isConflict(error)) this.observe.onConflict?.();
         if (!isConflict(error) || attempt >= MAX_ATTEMPTS) {
           const { code, message } = apiError(error);
           throw new Error(`Ledger ${ledgerName(customer, application)}: write failed after ${attempt} attempt(s): ${code} ${message}`);
@@ -90,13 +99,13 @@ export class LedgerWriter {
   }
 
   private async replace(current: Ledger, spec: LedgerSpec): Promise<Ledger> {
-    this.onWrite?.();
+    this.observe.onWrite?.();
     const body: Ledger = { ...current, apiVersion: API_VERSION, kind: 'Ledger', spec };
     return (await this.custom.replaceClusterCustomObject({ group: GROUP, version: VERSION, plural: 'ledgers', name: current.metadata.name, body })) as Ledger;
   }
 
   private async create(customer: string, application: string, spec: LedgerSpec): Promise<Ledger> {
-    this.onWrite?.();
+    this.observe.onWrite?.();
     const body: Ledger = {
       apiVersion: API_VERSION,
       kind: 'Ledger',
