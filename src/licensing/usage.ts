@@ -42,7 +42,7 @@ function podSpec(w: WorkloadObject): { containers?: Container[]; initContainers?
  * Repositories already worked out, per workload object. Cached objects are never changed in
  * place (an update replaces the object), so the answer for an object stays right; the webhook
  * and the reconciler scan every workload of a customer's namespaces on each request, and parsing
- * every image again made that scan the larger part of a held-token admission (bench/README.md §6).
+ * every image again made that scan 4× slower (bench/README.md §6).
  */
 const repositoriesByObject = new WeakMap<object, ReadonlySet<string>>();
 
