@@ -69,6 +69,12 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly ledgerConflicts = new Counter({
+    name: 'licensegate_ledger_conflicts_total',
+    help: 'Ledger writes refused with 409 Conflict because another write came first; each is re-read and decided again.',
+    registers: [this.registry],
+  });
+
   readonly sweepActions = new Counter({
     name: 'licensegate_sweep_actions_total',
     help: 'Enforcement actions on running workloads by action and outcome (done, failed, dryRun).',

@@ -14,6 +14,7 @@ import { serveWebhook, type WebhookServer } from './webhook/server.js';
 import { reviewLimits, type LimitsContext } from './webhook/limits.js';
 import type { WorkloadObject } from './licensing/usage.js';
 import { limitUses } from './render/usage.js';
+import { labelledNamespaces } from './reconcile/usage.js';
 import { STATUS_CONFIGMAP_NAME } from './render/statusconfigmap.js';
 import { readTlsBundle, reconcileWebhookCerts, WEBHOOK_TLS_SECRET } from './reconcile/webhook.js';
 import { applyObjects, FIELD_MANAGER } from './kube/apply.js';
@@ -95,7 +96,10 @@ export class Operator {
     const clock = options.clock ?? (() => new Date());
     this.metrics = options.metrics ?? new OperatorMetrics();
     this.writer = new KubeWriter(kc, { onWrite: (verb, kind) => this.metrics.writes.inc({ verb, kind }), mayWrite: () => this.leading });
-    this.ledgerWriter = new LedgerWriter(kc, () => this.metrics.writes.inc({ verb: 'update', kind: 'Ledger' }));
+    this.ledgerWriter = new LedgerWriter(kc, {
+      onWrite: () => this.metrics.writes.inc({ verb: 'update', kind: 'Ledger' }),
+      onConflict: () => this.metrics.ledgerConflicts.inc(),
+    });
 
     // Every cache drops managedFields and last-applied-configuration on ingest; workloads keep only a
     // projection; equal strings (tags, digests, reasons, labels) are shared across objects.
@@ -370,8 +374,8 @@ export class Operator {
     return {
       customerOfNamespace: (namespace) => caches.namespaces.get(namespace)?.metadata?.labels?.[CUSTOMER_LABEL],
       customer: (name) => caches.customers.get(name),
-      namespacesOf: (customer) => caches.namespaces.list().filter((ns) => ns.metadata?.labels?.[CUSTOMER_LABEL] === customer).map((ns) => ns.metadata!.name!),
-      licenses: () => caches.licenses.list(),
+      namespacesOf: (customer) => labelledNamespaces(caches, customer),
+      licensesOf: (customer) => caches.licenses.ofCustomer(customer),
       applications: () => caches.applications.list(),
       workloadsIn: (namespace) => caches.workloads.flatMap((cache) => cache.inNamespace(namespace)) as WorkloadObject[],
       parentFor: (resource, namespace, name) => workloadByResource.get(resource)?.get(name, namespace) as WorkloadObject | undefined,

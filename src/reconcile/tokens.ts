@@ -32,7 +32,7 @@ export async function releaseUnbackedTokens(
     const running = new Set(app ? measureUsage(workloads, app.spec.images, nodeCount).running.keys() : []);
     const now = deps.clock();
     if (releaseTokens(ledger.spec, running, now, TOKEN_MIN_AGE_MS)) {
-      await deps.ledgers.change(customer, ledger.spec.application, (spec) => ({ spec: releaseTokens(spec, running, deps.clock(), TOKEN_MIN_AGE_MS), result: undefined }), ledger);
+      await deps.ledgers.change(customer, ledger.spec.application, (spec) => ({ spec: releaseTokens(spec, running, deps.clock(), TOKEN_MIN_AGE_MS), result: undefined }), { known: ledger, fields: ['tokens'] });
     }
     const waiting = nextTokenRelease(releaseTokens(ledger.spec, running, now, TOKEN_MIN_AGE_MS) ?? ledger.spec, running, TOKEN_MIN_AGE_MS);
     if (waiting && (!next || waiting < next)) next = waiting;

@@ -24,6 +24,6 @@ export async function recordTrials(writer: LedgerWriter, customer: string, trial
         },
         result: undefined,
       };
-    }, cache.get(ledgerName(customer, trial.application)));
+    }, { known: cache.get(ledgerName(customer, trial.application)), fields: ['trial'] });
   }
 }

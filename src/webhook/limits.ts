@@ -11,7 +11,7 @@ import { customerSpec } from '../api/index.js';
 import { decideLimits, effectiveLimits, isBuiltInController, recordClaims, type LimitVerdict, type Requester } from '../licensing/limits.js';
 import { controllerOf, desiredPods, measureUsage, runsApplication, workloadKey, type WorkloadObject } from '../licensing/usage.js';
 import type { AdmissionReviewRequest, AdmissionReviewResponse } from '../enforcement/review.js';
-import type { LedgerWriter } from '../reconcile/ledger.js';
+import type { LedgerField, LedgerWriter } from '../reconcile/ledger.js';
 
 /** An AdmissionRequest with the requester, which the limits need. */
 export interface LimitsReviewRequest extends AdmissionReviewRequest {
@@ -25,7 +25,8 @@ export interface LimitsContext {
   customerOfNamespace(namespace: string): string | undefined;
   customer(name: string): Customer | undefined;
   namespacesOf(customer: string): string[];
-  licenses(): License[];
+  /** The customer's licenses (by the licenses cache's customer index). */
+  licensesOf(customer: string): License[];
   applications(): Application[];
   workloadsIn(namespace: string): WorkloadObject[];
   /** The workload behind a /scale request. */
@@ -36,6 +37,13 @@ export interface LimitsContext {
   clock(): Date;
   log: Logger;
 }
+
+/**
+ * All a claim reads from and writes to the Ledger (decideLimits reads tokens and seats, and
+ * recordClaims adds to them): its write is conditioned on these alone, so the reconciler's
+ * usage records, written on every change of usage, do not make claims retry.
+ */
+const CLAIM_FIELDS: readonly LedgerField[] = ['tokens', 'seats'];
 
 const allow = (uid: string, warnings: string[]): AdmissionReviewResponse => ({ uid, allowed: true, ...(warnings.length ? { warnings } : {}) });
 const deny = (uid: string, message: string): AdmissionReviewResponse => ({ uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } });
@@ -76,7 +84,7 @@ export async function reviewLimits(request: LimitsReviewRequest, ctx: LimitsCont
     return allow(uid, []);
   }
 
-  const licenses = ctx.licenses().filter((l) => l.spec?.customer === customerName && l.status?.phase === 'Active');
+  const licenses = ctx.licensesOf(customerName).filter((l) => l.spec?.customer === customerName && l.status?.phase === 'Active');
   const warnings: string[] = [];
   const refusals: string[] = [];
   for (const app of ctx.applications()) {
@@ -102,8 +110,9 @@ export async function reviewLimits(request: LimitsReviewRequest, ctx: LimitsCont
         const fresh = decideLimits({ ...input, ledger: spec });
         if (!fresh.allowed) return { result: fresh };
         const next = recordClaims(spec, fresh.claims, input.now);
-        return next ? { spec: next, result: fresh } : { result: fresh };
-      }, ctx.ledger(customerName, app.metadata.name));
+        // Both lists written, empty or not: later claims can then test them (a JSON patch cannot test absence).
+        return next ? { spec: { ...next, tokens: next.tokens ?? [], seats: next.seats ?? [] }, result: fresh } : { result: fresh };
+      }, { known: ctx.ledger(customerName, app.metadata.name), fields: CLAIM_FIELDS });
       verdict = outcome.result;
       if (outcome.wrote && verdict.allowed) ctx.log.info({ customer: customerName, application: app.metadata.name, claims: verdict.claims, operation: request.operation, kind: request.kind?.kind, name: request.name, namespace, dryRun: request.dryRun }, 'limit claim recorded');
     }

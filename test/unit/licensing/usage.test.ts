@@ -63,6 +63,14 @@ describe('measureUsage', () => {
     }));
   });
 
+  it('judges an updated copy (informers replace objects, never change them) by its own images, not the remembered ones', () => {
+    const mine = w('Deployment', 'api', 'a', { replicas: 2 });
+    expect(measureUsage([mine], [IMAGE], 1).replicas).toBe(2);
+    const retagged = { ...mine, spec: { replicas: 2, template: tmpl('docker.io/library/nginx:1') } };
+    expect(measureUsage([retagged], [IMAGE], 1).replicas).toBe(0);
+    expect(measureUsage([mine, retagged], [IMAGE], 1).replicas).toBe(2);
+  });
+
   it('topLevel keeps workloads without a controller in the list', () => {
     expect(topLevel([w('Pod', 'p', 'a')]).length).toBe(1);
   });
