@@ -75,7 +75,7 @@ export async function planLimitHolds(
       await deps.ledgers.change(customer, application, (spec) => {
         const { beyondAllowanceSince: _dropped, ...rest } = spec;
         return { spec: since ? { ...rest, beyondAllowanceSince: since } : rest, result: undefined };
-      }, ledger);
+      }, { known: ledger, fields: ['beyondAllowanceSince'] });
       const names = (plan?.beyond ?? []).map((w) => `${w.namespace}/${w.key}`).join(', ');
       for (const license of licenses) {
         holds.events.push(since
