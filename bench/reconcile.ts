@@ -374,7 +374,8 @@ async function main(): Promise<void> {
   const atConvergence = await operator.metrics();
   const rssAtConvergence = memory(operator.pid);
   say(`converged ${ms(convergedAt - operator.spawnedAt)} after spawn`);
-  const idle = await waitIdle(operator, 120_000);
+  // After convergence every customer is queued once more (its own writes' watch events): minutes at 10,000 on a loaded machine.
+  const idle = await waitIdle(operator, Math.max(120_000, options.customers * 60));
   const s1 = await snapshot(kc, pids, operator);
   const coldLoad = phaseLoad('cold start', s0, s1, operator);
   const coldWrites = s1.operator!;
@@ -449,7 +450,7 @@ async function main(): Promise<void> {
     patchRtts.push(rtt);
     latencies.push(latency);
   });
-  const editsIdle = await waitIdle(operator, 120_000);
+  const editsIdle = await waitIdle(operator, Math.max(120_000, options.customers * 60));
   const se1 = await snapshot(kc, pids, operator);
   const editLoad = phaseLoad('edits', se0, se1, operator);
   const editWrites = sum(se1.operator!, WRITES) - sum(se0.operator!, WRITES);
