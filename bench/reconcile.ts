@@ -8,6 +8,7 @@
  *   a. cold-start convergence (spawn → every VersionPolicy, License phase and pull secret as expected),
  *   c. one periodic no-op resync (writes, expected 0, and how long it takes),
  *   b. edit latency (merge-patch a License's versions → the namespace's VersionPolicy shows the tag),
+ *      kept clear of periodic resyncs, and then again while one runs (--resync-edits),
  *   d. memory (peak RSS) and CPU of the operator, the API server and etcd,
  * then prints a summary, stops everything and exits 0 (1 with a message on any failure).
  * The no-op resync is measured before the edits so that the edits can keep clear of the
@@ -373,7 +374,8 @@ async function main(): Promise<void> {
   const atConvergence = await operator.metrics();
   const rssAtConvergence = memory(operator.pid);
   say(`converged ${ms(convergedAt - operator.spawnedAt)} after spawn`);
-  const idle = await waitIdle(operator, 120_000);
+  // After convergence every customer is queued once more (its own writes' watch events): minutes at 10,000 on a loaded machine.
+  const idle = await waitIdle(operator, Math.max(120_000, options.customers * 60));
   const s1 = await snapshot(kc, pids, operator);
   const coldLoad = phaseLoad('cold start', s0, s1, operator);
   const coldWrites = s1.operator!;
@@ -425,8 +427,8 @@ async function main(): Promise<void> {
   const se0 = await snapshot(kc, pids, operator);
   const events0 = { policies: watch.policyEventCount, licenses: watch.licenseEventCount };
   say(`editing ${toEdit.length} licenses (${options.editConcurrency} at a time), keeping clear of periodic resyncs`);
-  await forEachBounded(toEdit, options.editConcurrency, async (license) => {
-    if (await clock.keepClear()) paused++;
+  /** One edit: merge-patch a License's versions; resolves with the time until its VersionPolicy shows the new tag. */
+  const editOnce = async (license: BenchLicense): Promise<{ latency: number; rtt: number }> => {
     const version = fixture.ungrantedVersion(license);
     if (!version) throw new Error(`license ${license.name} already grants the whole catalogue`);
     const app = fixture.application(license.application);
@@ -438,11 +440,17 @@ async function main(): Promise<void> {
       { group: GROUP, version: VERSION, plural: 'licenses', name: license.name, body: { spec: { versions } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
-    patchRtts.push(performance.now() - t0);
+    const rtt = performance.now() - t0;
     license.versions = versions;
-    latencies.push((await operator.guard(shown)) - t0);
+    return { latency: (await operator.guard(shown)) - t0, rtt };
+  };
+  await forEachBounded(toEdit, options.editConcurrency, async (license) => {
+    if (await clock.keepClear()) paused++;
+    const { latency, rtt } = await editOnce(license);
+    patchRtts.push(rtt);
+    latencies.push(latency);
   });
-  const editsIdle = await waitIdle(operator, 120_000);
+  const editsIdle = await waitIdle(operator, Math.max(120_000, options.customers * 60));
   const se1 = await snapshot(kc, pids, operator);
   const editLoad = phaseLoad('edits', se0, se1, operator);
   const editWrites = sum(se1.operator!, WRITES) - sum(se0.operator!, WRITES);
@@ -451,6 +459,29 @@ async function main(): Promise<void> {
   const edit = summarize(latencies);
   const rtt = summarize(patchRtts);
   say(`edits done; operator idle ${ms(editsIdle.at - se0.at)} after the first; ${editWrites} writes`);
+
+  // 3e. Edits while a periodic resync runs: the resync queues every customer at low priority,
+  // and an edit's watch event must not wait behind them.
+  const duringResync: number[] = [];
+  const depthSeen: number[] = [];
+  let duringResyncMs = 0;
+  if (options.resyncEdits > 0) {
+    const due = clock.next(performance.now() + 2_000);
+    say(`waiting for the periodic resync due in ${ms(due - performance.now())}, then editing ${options.resyncEdits} licenses while it runs`);
+    await operator.guard(sleep(Math.max(0, due + 300 - performance.now())));
+    const started = performance.now();
+    // Licenses of customers spread over the whole list, not the ones edited above.
+    const others = pickEdits(fixture, Math.min(fixture.licenses.size, edits + options.resyncEdits)).slice(edits);
+    for (const license of others.length > 0 ? others : toEdit.slice(0, options.resyncEdits)) {
+      depthSeen.push(sum(await operator.metrics(), DEPTH));
+      duringResync.push((await editOnce(license)).latency);
+    }
+    duringResyncMs = performance.now() - started;
+    await waitIdle(operator, 120_000 + options.customers * 100);
+    say(`edits during the resync done in ${ms(duringResyncMs)}; queue depth seen before each: max ${Math.max(...depthSeen)}, last ${depthSeen.at(-1)}`);
+  }
+  const resyncEdit = summarize(duringResync);
+
   const mismatched = watch.recheckPolicies();
   if (mismatched.length > 0) throw new Error(`after the edits, ${mismatched.length} VersionPolicies differ from the model, e.g. ${mismatched.slice(0, 5).join(', ')}`);
 
@@ -513,6 +544,12 @@ async function main(): Promise<void> {
     `watch events seen during edits: VersionPolicy ${editEvents.policies}, License ${editEvents.licenses} (minimum ${edit.n} and ${2 * edit.n}: ` +
       'a write that changes nothing makes no event, so writes beyond the events were redundant)',
   );
+  if (resyncEdit.n > 0) {
+    console.log(
+      `edits during a resync: n=${resyncEdit.n}  p50 ${ms(resyncEdit.p50)}  p90 ${ms(resyncEdit.p90)}  p99 ${ms(resyncEdit.p99)}  max ${ms(resyncEdit.max)}; ` +
+        `operator queue depth before each edit: max ${Math.max(...depthSeen)}, min ${Math.min(...depthSeen)} (resync keys waiting at low priority)`,
+    );
+  }
   console.log(`final VersionPolicies match the model: ${n - mismatched.length}/${n}`);
 
   line('API server load by phase');
@@ -578,6 +615,7 @@ async function main(): Promise<void> {
       ['cold start vs plain-client write floor', `${ms(coldMs)} vs ${ms(floorMsForCold)} (${(coldMs / floorMsForCold).toFixed(2)}×)`],
       ['customer reconcile mean (whole run)', ms((custHist.sum / Math.max(1, custHist.count)) * 1000)],
       ['edit latency p50 / p90 / p99 / max', `${ms(edit.p50)} / ${ms(edit.p90)} / ${ms(edit.p99)} / ${ms(edit.max)} (n=${edit.n})`],
+      ['edit latency during a resync p50 / p99 / max', resyncEdit.n > 0 ? `${ms(resyncEdit.p50)} / ${ms(resyncEdit.p99)} / ${ms(resyncEdit.max)} (n=${resyncEdit.n}, queue depth up to ${Math.max(...depthSeen)})` : 'skipped'],
       ['writes per no-op resync', `${resyncWrites} (${resyncReconciles} reconciles)`],
       ['no-op resync duration', `~${ms(resyncMs)}`],
       ['operator /healthz max during resync', ms(resyncStall.max)],

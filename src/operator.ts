@@ -26,7 +26,7 @@ import { LeaderElector } from './kube/leader.js';
 import { KubeWriter } from './kube/writer.js';
 import { OperatorMetrics } from './metrics.js';
 import { ApplicationReconciler } from './reconcile/application.js';
-import type { Caches, ObjectCache, WorkloadCache } from './reconcile/caches.js';
+import { indexedCaches, type Caches, type ObjectCache, type WorkloadCache } from './reconcile/caches.js';
 import type { Workload } from './enforcement/sweep.js';
 import { WORKLOAD_RESOURCES } from './enforcement/workload.js';
 import { CredentialsReader } from './reconcile/credentials.js';
@@ -38,17 +38,20 @@ import { LedgerWriter } from './reconcile/ledger.js';
 import { GateCredentialsReconciler } from './reconcile/gatecredentials.js';
 import { GATE_TLS_SECRET, reconcileGateTls } from './reconcile/gatetls.js';
 import { readPublicKeys } from './keys.js';
-import { WorkQueue } from './reconcile/queue.js';
+import { WorkQueue, type QueuePriority } from './reconcile/queue.js';
+import { takeBackReleasedPullSecrets } from './reconcile/serviceaccounts.js';
+import { gateCredentialsLicense } from './vocabulary/gate.js';
 import { CUSTOMER_LABEL, OWNED_SELECTOR } from './vocabulary/labels.js';
 import { DEFAULT_SERVICE_ACCOUNT } from './render/serviceaccount.js';
 
 const CUSTOMER_KEY = 'customer:';
 const SWEEP_KEY = 'sweep:';
-const CUSTOMER_INDEX = 'customer';
 const WEBHOOK_KEY = 'webhook:tls';
 /** One key for all gate credentials: a pass over the licenses is cheap and writes only what is missing. */
 const GATE_CREDENTIALS_KEY = 'gate:credentials';
 const GATE_TLS_KEY = 'gate:tls';
+/** One key for taking pull secrets back from the ServiceAccounts of namespaces no customer holds any more. */
+const SERVICE_ACCOUNT_TAKE_BACK_KEY = 'serviceaccounts:take-back';
 
 /** Names the webhook's certificate must carry: the Service's DNS names, or the host of an explicit URL. */
 function webhookHosts(config: OperatorConfig): string[] {
@@ -139,23 +142,10 @@ export class Operator {
       });
       return cache;
     });
-    // Reconciles read one customer's objects through these indexes, not by scanning every object.
-    const byCustomer = <T extends ObjectLike>(i: Informer<T>, keyOf: (o: T) => string | undefined) =>
-      Object.assign(i.addIndex(CUSTOMER_INDEX, keyOf), { ofCustomer: (customer: string) => i.byIndex(CUSTOMER_INDEX, customer) });
-    const customerLabel = (o: { metadata?: { labels?: Record<string, string> } }) => o.metadata?.labels?.[CUSTOMER_LABEL];
-    this.caches = {
-      applications,
-      customers,
-      licenses: byCustomer(licenses, (l) => l.spec?.customer),
-      namespaces: byCustomer(namespaces, customerLabel),
-      versionPolicies: byCustomer(versionPolicies, customerLabel),
-      pullSecrets: byCustomer(pullSecrets, customerLabel),
-      statusConfigMaps,
-      credentialSecrets,
-      serviceAccounts,
-      ledgers,
-      workloads,
-    };
+    // Reconciles read one customer's objects through indexes, not by scanning every object.
+    this.caches = indexedCaches({
+      applications, customers, licenses, namespaces, versionPolicies, pullSecrets, statusConfigMaps, credentialSecrets, serviceAccounts, ledgers, workloads,
+    });
     // A customer namespace's default ServiceAccount appears after the namespace (the ServiceAccount controller makes it).
     serviceAccounts.on('change', (sa) => this.enqueueCustomer(namespaces.get(sa.metadata?.namespace ?? '')?.metadata?.labels?.[CUSTOMER_LABEL]));
     ledgers.on('change', (l) => this.enqueueCustomer(l.spec?.customer));
@@ -171,11 +161,18 @@ export class Operator {
       // Every customer's policy gates every application, but only the spec matters to them: a
       // status write (the operator's own, after every spec change) must not re-plan them all.
       if (type === 'MODIFIED' && old && old.metadata?.generation === a.metadata?.generation) return;
-      this.enqueueAllCustomers();
+      // Every customer, behind edits of single customers (like a resync).
+      this.enqueueAllCustomers('low');
     });
     for (const owned of [versionPolicies, pullSecrets, statusConfigMaps, namespaces] as unknown as Informer<KubernetesObject>[]) {
       owned.on('change', (o) => this.enqueueCustomer(o.metadata?.labels?.[CUSTOMER_LABEL]));
     }
+    // A namespace that lost its customer label (or may have: after a re-list there is no old copy)
+    // gets the operator's pull secrets taken off its default ServiceAccount.
+    namespaces.on('change', (ns, type, old) => {
+      if (ns.metadata?.labels?.[CUSTOMER_LABEL] !== undefined || type !== 'MODIFIED') return;
+      if (old === undefined || old.metadata?.labels?.[CUSTOMER_LABEL] !== undefined) this.queue.add(SERVICE_ACCOUNT_TAKE_BACK_KEY);
+    });
     credentialSecrets.on('change', (secret) => {
       if (secret.metadata?.name === GATE_TLS_SECRET) {
         if (this.leading && config.LICENSEGATE_GATE_TLS_HOSTS.length > 0) this.queue.add(GATE_TLS_KEY);
@@ -186,7 +183,14 @@ export class Operator {
         void this.syncWebhookServer().catch((error: unknown) => log.error({ err: error }, 'webhook server failed'));
         return;
       }
-      this.enqueueAllCustomers();
+      // A license's gate credentials matter to its customer alone (30,000 of them at scale must
+      // not each queue every customer); any other Secret may be the registry credentials of many.
+      const gatedLicense = gateCredentialsLicense(secret);
+      if (gatedLicense !== undefined) {
+        this.enqueueCustomer(licenses.get(gatedLicense)?.spec?.customer);
+        return;
+      }
+      this.enqueueAllCustomers('low');
     });
 
     this.sweeps = new SweepController({
@@ -244,7 +248,15 @@ export class Operator {
       log,
       handler: (key) => this.reconcile(key),
       onProcessed: (key, ms, outcome) => {
-        const controller = key.startsWith(CUSTOMER_KEY) ? 'customer' : key.startsWith(SWEEP_KEY) ? 'sweep' : key === WEBHOOK_KEY ? 'webhook' : key.startsWith('gate:') ? key : 'application';
+        const controller = key.startsWith(CUSTOMER_KEY)
+          ? 'customer'
+          : key.startsWith(SWEEP_KEY)
+            ? 'sweep'
+            : key === WEBHOOK_KEY
+              ? 'webhook'
+              : key.startsWith('gate:') || key === SERVICE_ACCOUNT_TAKE_BACK_KEY
+                ? key
+                : 'application';
         this.metrics.reconciles.inc({ controller, outcome });
         this.metrics.reconcileSeconds.observe({ controller }, ms / 1000);
         this.metrics.queueDepth.set(this.queue.length);
@@ -454,16 +466,21 @@ export class Operator {
     }
   }
 
-  /** Everything the operator knows about, including customers only named by licenses or labels. */
+  /**
+   * Everything the operator knows about, including customers only named by licenses or labels,
+   * at low priority: a watch event's key (an edit) is handled before the rest of a resync.
+   */
   private resyncAll(): void {
-    for (const app of this.caches.applications.list()) this.queue.add(APPLICATION_KEY + app.metadata.name);
-    this.queue.add(GATE_CREDENTIALS_KEY);
-    if (this.options.config.LICENSEGATE_GATE_TLS_HOSTS.length > 0) this.queue.add(GATE_TLS_KEY);
-    this.enqueueAllCustomers();
-    for (const namespace of this.sweeps.namespaces()) this.queue.add(SWEEP_KEY + namespace);
+    const low = 'low';
+    for (const app of this.caches.applications.list()) this.queue.add(APPLICATION_KEY + app.metadata.name, low);
+    this.queue.add(GATE_CREDENTIALS_KEY, low);
+    if (this.options.config.LICENSEGATE_GATE_TLS_HOSTS.length > 0) this.queue.add(GATE_TLS_KEY, low);
+    this.queue.add(SERVICE_ACCOUNT_TAKE_BACK_KEY, low);
+    this.enqueueAllCustomers(low);
+    for (const namespace of this.sweeps.namespaces()) this.queue.add(SWEEP_KEY + namespace, low);
   }
 
-  private enqueueAllCustomers(): void {
+  private enqueueAllCustomers(priority: QueuePriority): void {
     const names = new Set<string>();
     for (const c of this.caches.customers.list()) names.add(c.metadata.name);
     for (const l of this.caches.licenses.list()) if (l.spec?.customer) names.add(l.spec.customer);
@@ -473,7 +490,7 @@ export class Operator {
         if (owner) names.add(owner);
       }
     }
-    for (const name of names) this.queue.add(CUSTOMER_KEY + name);
+    for (const name of names) this.queue.add(CUSTOMER_KEY + name, priority);
   }
 
   private async reconcileWebhook(): Promise<{ requeueAfterMs: number }> {
@@ -507,6 +524,10 @@ export class Operator {
       if (key.startsWith(SWEEP_KEY)) return await this.sweeps.reconcile(key.slice(SWEEP_KEY.length));
       if (key === WEBHOOK_KEY) return await this.reconcileWebhook();
       if (key === GATE_CREDENTIALS_KEY) return await this.gateCredentials.reconcile();
+      if (key === SERVICE_ACCOUNT_TAKE_BACK_KEY) {
+        await takeBackReleasedPullSecrets({ caches: this.caches, writer: this.writer, log: this.options.log });
+        return {};
+      }
       if (key === GATE_TLS_KEY) {
         const { config, log } = this.options;
         return await reconcileGateTls({ writer: this.writer, log, namespace: config.LICENSEGATE_NAMESPACE, hosts: config.LICENSEGATE_GATE_TLS_HOSTS, secrets: this.caches.credentialSecrets, clock: this.options.clock ?? (() => new Date()) });

@@ -6,6 +6,8 @@ export interface BenchOptions {
   customers: number;
   /** Licenses to edit one after another for the edit-latency figure. */
   edits: number;
+  /** Licenses edited one after another while a periodic resync runs (0: skip that phase). */
+  resyncEdits: number;
   /** Edits in flight at once (1 = strictly sequential). */
   editConcurrency: number;
   /** Requests in flight while creating the fixture objects. */
@@ -31,6 +33,7 @@ export interface BenchOptions {
 const USAGE = `usage: npm run bench:reconcile -- [options]
   --customers N            customers (1 namespace, 3 licenses each)     default 1000
   --edits M                licenses edited for the latency figure      default 200
+  --resync-edits R         licenses edited while a resync runs         default 50
   --edit-concurrency K     edits in flight at once                     default 1
   --create-concurrency C   requests in flight while creating objects   default 16
   --resync-seconds S       operator's periodic resync (>= 10)          default 60
@@ -53,6 +56,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       options: {
         customers: { type: 'string' },
         edits: { type: 'string' },
+        'resync-edits': { type: 'string' },
         'edit-concurrency': { type: 'string' },
         'create-concurrency': { type: 'string' },
         'resync-seconds': { type: 'string' },
@@ -83,6 +87,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   return {
     customers,
     edits: int('edits', values.edits, 200, 0, 10_000),
+    resyncEdits: int('resync-edits', values['resync-edits'], 50, 0, 10_000),
     editConcurrency: int('edit-concurrency', values['edit-concurrency'], 1, 1, 64),
     createConcurrency: int('create-concurrency', values['create-concurrency'], 16, 1, 128),
     resyncSeconds: int('resync-seconds', values['resync-seconds'], 60, 10, 3600),

@@ -21,6 +21,7 @@ import type { KubeWriter } from '../kube/writer.js';
 import { ADMISSION_LABEL, CREATED_BY_OPERATOR_ANNOTATION, CUSTOMER_LABEL, LIMITS_LABEL } from '../vocabulary/labels.js';
 import { planCustomer, type CustomerPlan, type OwnedObject } from '../render/plan.js';
 import { gateCredentialsByLicense } from '../render/gatecredentials.js';
+import { gateCredentialsSecretName } from '../vocabulary/gate.js';
 import type { Caches } from './caches.js';
 import { CredentialsReader } from './credentials.js';
 import { syncDefaultServiceAccounts } from './serviceaccounts.js';
@@ -113,7 +114,10 @@ export class CustomerReconciler {
       operatorNamespace: this.deps.operatorNamespace,
       ledgers: customerLedgers(caches.ledgers, name),
       usage,
-      gateCredentials: gateCredentialsByLicense(caches.credentialSecrets.list()),
+      // Only this customer's licenses' Secrets, looked up by name (the renderer checks they are what they claim).
+      gateCredentials: gateCredentialsByLicense(
+        licenses.map((l) => caches.credentialSecrets.get(gateCredentialsSecretName(l.metadata.name), this.deps.operatorNamespace)).filter((s) => s !== undefined),
+      ),
       signing: { ...this.signing, clusterId: caches.namespaces.get(CLUSTER_ID_NAMESPACE)?.metadata?.uid },
       acceptedSequences: this.sequences.accepted(name, licenses.map((l) => l.spec.application)),
     });

@@ -52,7 +52,7 @@ export async function planLimitHolds(
   const applications = new Set([
     ...active.map((l) => l.spec.application),
     // A Ledger still counting from a limit that is gone now must be cleared.
-    ...caches.ledgers.list().filter((l) => l.spec?.customer === customer && l.spec.beyondAllowanceSince).map((l) => l.spec.application),
+    ...caches.ledgers.ofCustomer(customer).filter((l) => l.spec?.customer === customer && l.spec.beyondAllowanceSince).map((l) => l.spec.application),
   ]);
   for (const application of applications) {
     const licenses = active.filter((l) => l.spec.application === application);

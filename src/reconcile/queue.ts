@@ -4,8 +4,16 @@
  * two workers at once, that a key added any number of times before a worker picks it up is
  * handled once, and that a key added while it is being handled is handled once more afterwards
  * (so the change that caused the add is never missed).
+ *
+ * Keys come in two priorities. A watch event's key (and every requeue) is `normal`; the periodic
+ * resync's are `low`, and a worker takes a low key only when no normal one is waiting: a resync
+ * queues every customer at once (10,000 at the scale of issue #13), and an edit must not wait
+ * behind them. A low key that is then added as normal moves ahead, keeping its single run.
  */
 import type { Logger } from 'pino';
+
+/** How soon a key wants a worker: `low` ones wait until no `normal` one is queued. */
+export type QueuePriority = 'normal' | 'low';
 
 /** What a handler asks for after a successful run. */
 export interface QueueResult {
@@ -71,10 +79,10 @@ export class WorkQueue {
   private readonly onProcessed: WorkQueueOptions['onProcessed'];
   private readonly log: Logger | undefined;
 
-  /** Ready keys in FIFO order; each also in `dirty`. */
-  private readonly ready: string[] = [];
-  /** Keys that need a run: queued in `ready`, or waiting for their in-flight run to finish. */
-  private readonly dirty = new Set<string>();
+  /** Ready keys by priority, each lane in FIFO order (a Set keeps insertion order); each key also in `dirty`. */
+  private readonly ready: Record<QueuePriority, Set<string>> = { normal: new Set(), low: new Set() };
+  /** Keys that need a run, with their priority: queued in `ready`, or waiting for their in-flight run to finish. */
+  private readonly dirty = new Map<string, QueuePriority>();
   private readonly processing = new Set<string>();
   private readonly delayed = new Map<string, Delayed>();
   private readonly failures = new Map<string, number>();
@@ -93,7 +101,12 @@ export class WorkQueue {
 
   /** Keys waiting for a worker (not counting in-flight ones or delayed adds). */
   get length(): number {
-    return this.ready.length;
+    return this.ready.normal.size + this.ready.low.size;
+  }
+
+  /** Of {@link length}, the keys waiting at low priority. */
+  get lowPriorityLength(): number {
+    return this.ready.low.size;
   }
 
   /** Keys being handled right now. */
@@ -111,13 +124,19 @@ export class WorkQueue {
     return this.shuttingDown;
   }
 
-  /** Queues a key; a no-op when it is already waiting, or after shutdown. */
-  add(key: string): void {
-    if (this.shuttingDown || this.dirty.has(key)) return;
-    this.dirty.add(key);
+  /**
+   * Queues a key; a no-op when it is already waiting at this priority or a higher one, or after
+   * shutdown. A key waiting at low priority and added as normal moves to the normal lane.
+   */
+  add(key: string, priority: QueuePriority = 'normal'): void {
+    if (this.shuttingDown) return;
+    const waiting = this.dirty.get(key);
+    if (waiting === 'normal' || waiting === priority) return;
+    this.dirty.set(key, priority);
     // An in-flight key is queued again when its run finishes, never handed to a second worker.
     if (this.processing.has(key)) return;
-    this.ready.push(key);
+    if (waiting === 'low') this.ready.low.delete(key);
+    this.ready[priority].add(key);
     this.pump();
   }
 
@@ -161,8 +180,10 @@ export class WorkQueue {
     this.shuttingDown = true;
     for (const { handle } of this.delayed.values()) this.clock.clearTimeout(handle);
     this.delayed.clear();
-    for (const key of this.ready) this.dirty.delete(key);
-    this.ready.length = 0;
+    for (const lane of Object.values(this.ready)) {
+      for (const key of lane) this.dirty.delete(key);
+      lane.clear();
+    }
     if (this.processing.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.drained = resolve;
@@ -170,8 +191,10 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.shuttingDown && this.processing.size < this.concurrency && this.ready.length > 0) {
-      const key = this.ready.shift() as string;
+    while (!this.shuttingDown && this.processing.size < this.concurrency && this.length > 0) {
+      const lane = this.ready.normal.size > 0 ? this.ready.normal : this.ready.low;
+      const key = lane.values().next().value as string;
+      lane.delete(key);
       this.dirty.delete(key);
       this.processing.add(key);
       void this.run(key);
@@ -219,7 +242,8 @@ export class WorkQueue {
       if (this.processing.size === 0) this.drained?.();
       return;
     }
-    if (this.dirty.has(key)) this.ready.push(key);
+    const again = this.dirty.get(key);
+    if (again !== undefined) this.ready[again].add(key);
     this.pump();
   }
 

@@ -9,23 +9,23 @@ import type { KubeWriter } from '../kube/writer.js';
 import type { OwnedObject } from '../render/plan.js';
 import { ADDED_PULL_SECRETS_ANNOTATION, DEFAULT_SERVICE_ACCOUNT, planServiceAccountPullSecrets } from '../render/serviceaccount.js';
 import { CUSTOMER_LABEL } from '../vocabulary/labels.js';
-import type { Caches, ObjectCache } from './caches.js';
+import type { Caches } from './caches.js';
 
 export interface ServiceAccountSyncDeps {
-  caches: Pick<Caches, 'namespaces'> & { serviceAccounts: ObjectCache<V1ServiceAccount> };
+  caches: Pick<Caches, 'namespaces' | 'serviceAccounts'>;
   writer: KubeWriter;
   log: Logger;
 }
 
 /**
  * For each of the customer's namespaces: the default ServiceAccount lists the pull Secrets the
- * plan writes there (none when `enabled` is false). For every other namespace that is not
- * another customer's, the operator's entries go. A namespace whose default ServiceAccount does
- * not exist yet is skipped: the ServiceAccount controller creates it, and its watch event
- * brings the customer back here.
+ * plan writes there (none when `enabled` is false). A namespace still labelled with the customer
+ * but no longer among its namespaces (being released) loses the operator's entries. A namespace
+ * whose default ServiceAccount does not exist yet is skipped: the ServiceAccount controller
+ * creates it, and its watch event brings the customer back here.
  *
- * The write is a merge patch carrying the resourceVersion read: a concurrent edit of the list
- * (which a merge patch replaces whole) fails with a conflict and the reconcile is retried.
+ * Namespaces no customer holds any more are {@link takeBackReleasedPullSecrets}'s: reading every
+ * ServiceAccount here would make each customer's reconcile as slow as the cluster is large.
  */
 export async function syncDefaultServiceAccounts(
   deps: ServiceAccountSyncDeps,
@@ -40,31 +40,55 @@ export async function syncDefaultServiceAccounts(
       wanted.get(object.metadata!.namespace!)?.push(object.metadata!.name!);
     }
   }
-  for (const serviceAccount of deps.caches.serviceAccounts.list()) {
-    const namespace = serviceAccount.metadata?.namespace ?? '';
-    if (serviceAccount.metadata?.name !== DEFAULT_SERVICE_ACCOUNT) continue;
+  const labelled = deps.caches.namespaces.ofCustomer(customer).map((ns) => ns.metadata!.name!);
+  for (const namespace of new Set([...wanted.keys(), ...labelled])) {
+    const serviceAccount = deps.caches.serviceAccounts.get(DEFAULT_SERVICE_ACCOUNT, namespace);
+    if (!serviceAccount) continue;
     let secrets = wanted.get(namespace);
     if (secrets === undefined) {
-      // Not this customer's namespace: only take back what the operator added, and only where no
-      // other customer holds the namespace now (its own reconcile owns that list).
+      // Labelled with this customer but not wanted: only take back what the operator added.
       if (!serviceAccount.metadata?.annotations?.[ADDED_PULL_SECRETS_ANNOTATION]) continue;
-      const owner = deps.caches.namespaces.get(namespace)?.metadata?.labels?.[CUSTOMER_LABEL];
-      if (owner !== undefined && owner !== customer) continue;
+      if (ownerOf(deps, namespace) !== customer) continue;
       secrets = [];
     }
-    const change = planServiceAccountPullSecrets(serviceAccount, secrets);
-    if (!change.change) continue;
-    await deps.writer.mergePatch({
-      apiVersion: 'v1',
-      kind: 'ServiceAccount',
-      metadata: {
-        name: DEFAULT_SERVICE_ACCOUNT,
-        namespace,
-        resourceVersion: serviceAccount.metadata?.resourceVersion,
-        annotations: { [ADDED_PULL_SECRETS_ANNOTATION]: change.added },
-      },
-      imagePullSecrets: change.imagePullSecrets,
-    } as unknown as KubernetesObject);
-    deps.log.info({ customer, namespace, imagePullSecrets: change.imagePullSecrets.map((r) => r.name) }, 'default ServiceAccount pull secrets updated');
+    await writeChange(deps, serviceAccount, secrets, { customer });
   }
+}
+
+/**
+ * Takes the operator's entries back from the default ServiceAccounts of namespaces no customer
+ * holds (released by their customer, or unlabelled by hand). Cluster-wide, but only over the
+ * ServiceAccounts the operator added entries to; the operator runs it once per resync and when a
+ * namespace loses its customer label.
+ */
+export async function takeBackReleasedPullSecrets(deps: ServiceAccountSyncDeps): Promise<void> {
+  for (const serviceAccount of deps.caches.serviceAccounts.withAddedPullSecrets()) {
+    const namespace = serviceAccount.metadata?.namespace ?? '';
+    if (serviceAccount.metadata?.name !== DEFAULT_SERVICE_ACCOUNT || ownerOf(deps, namespace) !== undefined) continue;
+    await writeChange(deps, serviceAccount, [], {});
+  }
+}
+
+const ownerOf = (deps: ServiceAccountSyncDeps, namespace: string) => deps.caches.namespaces.get(namespace)?.metadata?.labels?.[CUSTOMER_LABEL];
+
+/**
+ * The write is a merge patch carrying the resourceVersion read: a concurrent edit of the list
+ * (which a merge patch replaces whole) fails with a conflict and the reconcile is retried.
+ */
+async function writeChange(deps: ServiceAccountSyncDeps, serviceAccount: V1ServiceAccount, secrets: string[], context: { customer?: string }): Promise<void> {
+  const change = planServiceAccountPullSecrets(serviceAccount, secrets);
+  if (!change.change) return;
+  const namespace = serviceAccount.metadata?.namespace ?? '';
+  await deps.writer.mergePatch({
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: {
+      name: DEFAULT_SERVICE_ACCOUNT,
+      namespace,
+      resourceVersion: serviceAccount.metadata?.resourceVersion,
+      annotations: { [ADDED_PULL_SECRETS_ANNOTATION]: change.added },
+    },
+    imagePullSecrets: change.imagePullSecrets,
+  } as unknown as KubernetesObject);
+  deps.log.info({ ...context, namespace, imagePullSecrets: change.imagePullSecrets.map((r) => r.name) }, 'default ServiceAccount pull secrets updated');
 }

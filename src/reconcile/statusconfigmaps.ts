@@ -14,7 +14,7 @@ export async function syncStatusConfigMaps(caches: Caches, writer: KubeWriter, c
     if (caches.namespaces.get(namespace)?.metadata?.deletionTimestamp) continue;
     await writer.apply({ ...configMap, apiVersion: 'v1', kind: 'ConfigMap' });
   }
-  for (const live of caches.statusConfigMaps.list()) {
+  for (const live of caches.statusConfigMaps.ofCustomer(customer)) {
     const key = `${live.metadata?.namespace}/${live.metadata?.name}`;
     if (live.metadata?.labels?.[CUSTOMER_LABEL] !== customer || wanted.has(key)) continue;
     await writer.delete({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: live.metadata!.name, namespace: live.metadata!.namespace } });

@@ -49,6 +49,8 @@ export interface SweepControllerDeps {
 
 export class SweepController {
   private readonly targets = new Map<string, SweepTarget>();
+  /** The namespaces with a target, by customer: a customer's reconcile must not scan every namespace's. */
+  private readonly namespacesOf = new Map<string, Set<string>>();
   /**
    * On a dry run, the workload state last reported per workload ("Kind/name" → "action@generation"),
    * by namespace: each state is reported once per process. Pruned to the workloads that still
@@ -64,11 +66,18 @@ export class SweepController {
    */
   setTarget(namespace: string, target: SweepTarget | undefined): boolean {
     const current = this.targets.get(namespace);
+    if (current && current.customer !== target?.customer) {
+      const others = this.namespacesOf.get(current.customer);
+      others?.delete(namespace);
+      if (others?.size === 0) this.namespacesOf.delete(current.customer);
+    }
     if (!target) {
       this.reported.delete(namespace);
       return this.targets.delete(namespace);
     }
     this.targets.set(namespace, target);
+    if (!this.namespacesOf.has(target.customer)) this.namespacesOf.set(target.customer, new Set());
+    this.namespacesOf.get(target.customer)!.add(namespace);
     return (
       !current ||
       current.onViolation !== target.onViolation ||
@@ -89,8 +98,8 @@ export class SweepController {
   ): string[] {
     const changed: string[] = [];
     const wanted = new Set(policies.map((p) => p.metadata.namespace!));
-    for (const [namespace, target] of this.targets) {
-      if (target.customer === customer && !wanted.has(namespace) && this.setTarget(namespace, undefined)) changed.push(namespace);
+    for (const namespace of [...(this.namespacesOf.get(customer) ?? [])]) {
+      if (!wanted.has(namespace) && this.setTarget(namespace, undefined)) changed.push(namespace);
     }
     for (const policy of policies) {
       const namespace = policy.metadata.namespace!;

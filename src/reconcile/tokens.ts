@@ -26,7 +26,7 @@ export async function releaseUnbackedTokens(
   const { caches } = deps;
   const workloads = namespaces.flatMap((ns) => caches.workloads.flatMap((cache) => cache.inNamespace(ns))) as WorkloadObject[];
   let next: Date | undefined;
-  for (const ledger of caches.ledgers.list() as Ledger[]) {
+  for (const ledger of caches.ledgers.ofCustomer(customer) as Ledger[]) {
     if (ledger.spec?.customer !== customer || (ledger.spec.tokens ?? []).length === 0) continue;
     const app = caches.applications.get(ledger.spec.application);
     const running = new Set(app ? measureUsage(workloads, app.spec.images, nodeCount).running.keys() : []);

@@ -2,13 +2,13 @@
 import { ledgerName, type Ledger, type LedgerSpec } from '../api/index.js';
 import { rfc3339 } from '../render/conditions.js';
 import type { TrialRecord } from '../render/plan.js';
-import type { ObjectCache } from './caches.js';
+import type { CustomerIndexedCache, ObjectCache } from './caches.js';
 import type { LedgerWriter } from './ledger.js';
 
 /** A customer's Ledgers by application, as the planner reads them. */
-export function customerLedgers(ledgers: ObjectCache<Ledger>, customer: string): Map<string, LedgerSpec> {
+export function customerLedgers(ledgers: CustomerIndexedCache<Ledger>, customer: string): Map<string, LedgerSpec> {
   const byApplication = new Map<string, LedgerSpec>();
-  for (const ledger of ledgers.list()) if (ledger.spec?.customer === customer) byApplication.set(ledger.spec.application, ledger.spec);
+  for (const ledger of ledgers.ofCustomer(customer)) if (ledger.spec?.customer === customer) byApplication.set(ledger.spec.application, ledger.spec);
   return byApplication;
 }
 

@@ -5,10 +5,13 @@ import type { MeasuredUsage } from '../render/usage.js';
 import { CUSTOMER_LABEL } from '../vocabulary/labels.js';
 import type { Caches } from './caches.js';
 
-/** The customer's namespaces as labelled in the cluster (what the webhook counts too). */
-export function labelledNamespaces(caches: Caches, customer: string): string[] {
-  // The customer index buckets namespaces by this label; the filter is for its contract, not its content.
-  return caches.namespaces.ofCustomer(customer).filter((ns) => ns.metadata?.labels?.[CUSTOMER_LABEL] === customer).map((ns) => ns.metadata!.name!);
+/** The customer's namespaces as labelled in the cluster (what the webhook counts too), by name. */
+export function labelledNamespaces(caches: Pick<Caches, 'namespaces'>, customer: string): string[] {
+  return caches.namespaces
+    .ofCustomer(customer)
+    .filter((ns) => ns.metadata?.labels?.[CUSTOMER_LABEL] === customer)
+    .map((ns) => ns.metadata!.name!)
+    .sort();
 }
 
 /** Usage of every application the customer holds a license for. */

@@ -140,6 +140,19 @@ describe('pull secrets on the default ServiceAccount', () => {
     await expectPullSecrets(customer, ['their-own-registry']);
   });
 
+  it('takes its entry back from a namespace the customer releases, and keeps it on the others', async () => {
+    const owner = uniqueName('sa-rel');
+    const [kept, released] = [`${owner}-kept`, `${owner}-released`];
+    await apply([
+      { apiVersion: API_VERSION, kind: 'Customer', metadata: { name: owner }, spec: { namespaces: [kept, released] } },
+      { apiVersion: API_VERSION, kind: 'License', metadata: { name: uniqueName('sa-lic') }, spec: { customer: owner, application: app, versions: ['1.0.0'] } },
+    ]);
+    await Promise.all([kept, released].map((ns) => expectPullSecrets(ns, [secret])));
+    await patchCustomer(owner, { namespaces: [kept] });
+    await expectPullSecrets(released, []);
+    await expectPullSecrets(kept, [secret]);
+  });
+
   it('lists the pull secret on a namespace the operator creates, once the ServiceAccount controller has made the account', async () => {
     const fresh = uniqueName('sa-fresh');
     await apply([

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { QueueOutcomes, WorkQueue, type QueueHandler, type QueueOutcome, type QueueResult } from '../../../src/reconcile/queue.js';
+import { QueueOutcomes, WorkQueue, type QueueHandler, type QueueOutcome, type QueuePriority, type QueueResult } from '../../../src/reconcile/queue.js';
 
 /** A handler whose runs the test finishes by hand, recording what ran when. */
 function controlledHandler() {
@@ -233,6 +234,87 @@ describe('WorkQueue', () => {
 
     await vi.advanceTimersByTimeAsync(60_000);
     expect(runs.map((r) => r.key)).toEqual(['a', 'b']);
+  });
+
+  it('runs a watch-triggered key before every resync key queued ahead of it', async () => {
+    const { handler, runs } = controlledHandler();
+    const queue = new WorkQueue({ handler, concurrency: 1 });
+    for (let i = 0; i < 1000; i++) queue.add(`resync-${i}`, 'low');
+    await settle();
+    queue.add('edited');
+    expect(queue.length).toBe(1000);
+    expect(queue.lowPriorityLength).toBe(999);
+    runs[0]?.finish();
+    await settle();
+    // resync-0 was already in flight; the edit is next, not 999 keys later.
+    expect(runs.map((r) => r.key)).toEqual(['resync-0', 'edited']);
+    runs[1]?.finish();
+    await settle();
+    expect(runs[2]?.key).toBe('resync-1');
+  });
+
+  it('moves a low key added again as normal ahead, and runs it once', async () => {
+    const { handler, runs } = controlledHandler();
+    const queue = new WorkQueue({ handler, concurrency: 1 });
+    queue.add('busy');
+    queue.add('a', 'low');
+    queue.add('b', 'low');
+    queue.add('b');
+    queue.add('b', 'low'); // a later low add does not demote it
+    expect(queue.length).toBe(2);
+    expect(queue.lowPriorityLength).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      runs[i]?.finish();
+      await settle();
+    }
+    expect(runs.map((r) => r.key)).toEqual(['busy', 'b', 'a']);
+    expect(queue.length).toBe(0);
+  });
+
+  it('runs a key added while in flight again afterwards, at the highest priority it was added with', async () => {
+    const { handler, runs } = controlledHandler();
+    const queue = new WorkQueue({ handler, concurrency: 1 });
+    queue.add('a', 'low');
+    await settle();
+    queue.add('x', 'low');
+    queue.add('a', 'low');
+    queue.add('a');
+    runs[0]?.finish();
+    await settle();
+    expect(runs.map((r) => r.key)).toEqual(['a', 'a']);
+    runs[1]?.finish();
+    await settle();
+    expect(runs.map((r) => r.key)).toEqual(['a', 'a', 'x']);
+  });
+
+  it('whatever the adds: each waiting key runs once, normal ones before low ones, each lane first come first served', async () => {
+    vi.useRealTimers(); // the queue yields with setImmediate between runs: let real ones drive it
+    const add = fc.record({ key: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), priority: fc.constantFrom<QueuePriority>('normal', 'low') });
+    await fc.assert(
+      fc.asyncProperty(fc.array(add, { maxLength: 30 }), async (adds) => {
+        const ran: string[] = [];
+        let release!: () => void;
+        const blocked = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const queue = new WorkQueue({ handler: async (key) => (key === 'busy' ? blocked : void ran.push(key)), concurrency: 1 });
+        queue.add('busy');
+        for (const { key, priority } of adds) queue.add(key, priority);
+        release();
+        while (queue.length > 0 || queue.inFlight > 0) await new Promise((resolve) => setImmediate(resolve));
+        // The model: a key's priority is the highest it was added with; its place in the lane is
+        // its first add at that priority.
+        const first = new Map<string, { priority: QueuePriority; at: number }>();
+        adds.forEach(({ key, priority }, at) => {
+          const seen = first.get(key);
+          if (!seen || (seen.priority === 'low' && priority === 'normal')) first.set(key, { priority, at });
+        });
+        const lane = (p: QueuePriority) => [...first].filter(([, v]) => v.priority === p).sort((x, y) => x[1].at - y[1].at).map(([k]) => k);
+        expect(ran).toEqual([...lane('normal'), ...lane('low')]);
+        expect(queue.length).toBe(0);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('shutdown of an idle queue resolves at once', async () => {

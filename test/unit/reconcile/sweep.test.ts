@@ -47,6 +47,18 @@ describe('SweepController (dry run)', () => {
     expect(sweeps.setCustomerTargets('acme', [policy('a'), policy('b')], 'ScaleToZero')).toEqual([]);
     expect(sweeps.setCustomerTargets('acme', [policy('a')], 'Delete')).toEqual(['b', 'a']);
   });
+
+  it('leaves a namespace that moved to another customer to that customer', () => {
+    const { sweeps } = controller([]);
+    expect(sweeps.setCustomerTargets('acme', [policy('a'), policy('b')], 'ScaleToZero')).toEqual(['a', 'b']);
+    // globex takes b before acme's own reconcile has let it go.
+    expect(sweeps.setCustomerTargets('globex', [policy('b')], 'Delete')).toEqual(['b']);
+    expect(sweeps.setCustomerTargets('acme', [policy('a')], 'ScaleToZero')).toEqual([]);
+    expect(sweeps.namespaces().sort()).toEqual(['a', 'b']);
+    expect(sweeps.setCustomerTargets('globex', [], 'Delete')).toEqual(['b']);
+    expect(sweeps.setCustomerTargets('acme', [], 'ScaleToZero')).toEqual(['a']);
+    expect(sweeps.entries.targets).toBe(0);
+  });
 });
 
 describe('sweepRelevantChange', () => {
