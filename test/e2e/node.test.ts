@@ -27,6 +27,7 @@ import {
   setHeaderOptions,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, GROUP, VERSION } from '../../src/api/index.js';
 import { REPLICAS_ANNOTATION } from '../../src/enforcement/sweep.js';
@@ -403,21 +404,24 @@ describe('one node per machine', () => {
     // Its chains and pods are untouched: a Service still reaches the pods through kube-proxy.
     const web = await core.createNamespacedService({
       namespace: CUSTOMER,
-      // Not port 80: CI sandboxes may hand any port-80 connection to their own HTTP proxy before
-      // kube-proxy's DNAT sees it (an empty 404 from "keryx" twice in CI, never here); 443 and 8080 pass.
       body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 8080, targetPort: 8080 }] } },
     });
     await expectRunning(CUSTOMER, 'web', 2);
     const body = await eventually(async () => {
-      const response = await fetch(`http://${web.spec!.clusterIP}:8080/`, { signal: AbortSignal.timeout(2_000) });
-      const text = (await response.text()).trim();
-      // An empty answer is not the pod's (busybox httpd always sends a body): retry until kube-proxy's rules are in.
-      if (text === '') {
-        // Say whether kube-proxy has the Service's rules, so a failure tells a missing rule from an intercepted connection.
-        const rules = (await promisify(execFile)('iptables-save', ['-t', 'nat']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter((l) => l.includes(web.spec!.clusterIP!));
-        throw new Error(`empty answer from the Service (HTTP ${response.status}, server ${response.headers.get('server')}); nat rules for ${web.spec!.clusterIP}: ${rules.join(' | ') || 'none'}`);
+      // A new connection per attempt. Before kube-proxy has written the Service's rules, a
+      // connection to the ClusterIP leaves the machine, and the CI sandbox answers it itself
+      // (an empty 404 from "keryx"); a kept-alive connection would keep talking to that proxy
+      // after the rules are in (how this failed three times in CI).
+      const agent = new Agent({ pipelining: 0 });
+      try {
+        const response = await request(`http://${web.spec!.clusterIP}:8080/`, { dispatcher: agent, signal: AbortSignal.timeout(2_000) });
+        const text = (await response.body.text()).trim();
+        // busybox httpd always sends a body: an empty one is not the pod's.
+        if (text === '') throw new Error(`empty answer from the Service (HTTP ${response.statusCode}, server ${response.headers['server']})`);
+        return text;
+      } finally {
+        await agent.close();
       }
-      return text;
     });
     expect(body).toBe('1.0.0');
   });
